@@ -1,0 +1,124 @@
+"""Configuration: small frozen dataclasses, loaded from YAML, hashed for provenance.
+
+Every stage has one dataclass. ``load(cls, path)`` reads YAML and rejects unknown keys with a message
+that names them, so a typo never silently falls back to a default. ``config_hash`` is the sha256 of the
+canonical JSON of the resolved config: two runs with the same hash were configured identically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How WARC files become ``pages`` rows."""
+
+    max_payload_bytes: int = 1 * MiB
+    """HTTP bodies are stored up to this many bytes (Common Crawl itself truncates at 1 MiB);
+    longer ones are cut and flagged ``payload_truncated``."""
+    max_record_bytes: int = 64 * MiB
+    """A record whose WARC Content-Length exceeds this is not stored: it goes to ``ingest_errors``
+    as ``record_too_large`` and the reader moves on to the next record."""
+    max_decompressed_bytes: int = 16 * 1024 * MiB
+    """Hard cap on the bytes one file may decompress to; beyond it the file is abandoned as
+    ``decompression_limit`` (records before it are kept)."""
+    max_compression_ratio: float = 200.0
+    """A gzip member expanding more than this (after the first ``max_record_bytes``) is treated as a
+    gzip bomb: ``decompression_bomb``. Real WARCs compress 3–10×."""
+    html_content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+    """HTTP content types that count as HTML. A response with no content type is HTML when its body
+    starts like an HTML document."""
+    paths_base: str = "https://data.commoncrawl.org/"
+    """Prefix that relative entries of a ``warc.paths`` list are resolved against."""
+    http_timeout_s: float = 60.0
+    """Connect/read timeout for http(s) inputs."""
+    http_retries: int = 3
+    """Attempts to open an http(s) input before it is quarantined (5xx and network errors only)."""
+    reingest: bool = False
+    """Read files again even when an earlier run already ingested them (rows are still merged on
+    ``doc_id``, so nothing is duplicated)."""
+
+    def __post_init__(self) -> None:
+        if self.max_payload_bytes <= 0:
+            raise ValueError("max_payload_bytes must be positive")
+        if self.max_record_bytes < self.max_payload_bytes:
+            raise ValueError("max_record_bytes must be at least max_payload_bytes")
+        if self.max_compression_ratio <= 1:
+            raise ValueError("max_compression_ratio must be above 1")
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How the Spark session is built. Only what lakeforge needs to decide; anything else goes in ``conf``."""
+
+    master: str | None = "local[*]"
+    """Spark master URL; None leaves it to the launcher (``spark-submit --master``)."""
+    app_name: str = "lakeforge"
+    ui: bool = False
+    """Start the Spark web UI (off by default: it only costs start-up time in batch jobs)."""
+    driver_memory: str = "4g"
+    """Driver heap for local sessions (ignored under spark-submit, which has started the JVM already)."""
+    shuffle_partitions: int | None = None
+    """``spark.sql.shuffle.partitions``; None picks 4 × cores for local masters, Spark's default otherwise."""
+    conf: dict[str, str] = field(default_factory=dict)
+    """Extra ``spark.*`` settings, applied last."""
+
+
+@dataclass(frozen=True)
+class LakehouseConfig:
+    """Where tables live and what the catalog calls them."""
+
+    root: str = "lakehouse"
+    """Folder (or URI) holding every table: ``<root>/<database>/<table>``."""
+    database: str = "lakeforge"
+    """Catalog database the tables are registered in (``lakeforge.pages``)."""
+
+
+def load(cls: type[C], source: str | Path | dict | None = None, **overrides: Any) -> C:
+    """Build ``cls`` from a YAML file, a dict, or nothing (defaults), then apply ``overrides``.
+
+    Raises ValueError naming any key ``cls`` does not have.
+    """
+    data: dict[str, Any] = {}
+    if isinstance(source, dict):
+        data = dict(source)
+    elif source is not None:
+        import yaml
+
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+        data = loaded
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for name, value in list(data.items()):
+        if isinstance(value, list):
+            data[name] = tuple(value)
+    return cls(**data)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved config as plain JSON-able data."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def config_hash(*cfgs: Any) -> str:
+    """sha256 (first 16 hex) of the canonical JSON of one or more resolved configs."""
+    blob = json.dumps([to_dict(c) for c in cfgs], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,428 @@
+"""One WARC (or ARC) file → ``pages`` rows, ``ingest_errors`` rows and one ``ingest_files`` row.
+
+Pure Python, no Spark: :func:`read_file` is what each Spark task runs for its one file, what the
+benchmark's single-process loop runs, and what the unit tests call directly. It never raises for bad
+input: every record ends up as exactly one of page / skipped (with a reason) / error, and the file
+summary reconciles ``records_in = pages + sum(skipped) + errored``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from curation.config import IngestConfig
+from curation.warc.http import decode_body
+from curation.warc.streams import StreamFault, WarcByteStream, open_source, sniff
+
+CRAWL_ID_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
+
+# Exceptions that are never bad input: let them through.
+_FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
+
+def stable_id(*parts: str | int | None) -> str:
+    """32 hex chars of sha256 over the parts (None and str/int kept distinct)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(b"\x00" if p is None else str(p).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def host_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    return host.lower().rstrip(".") if host else None
+
+
+def parse_warc_date(value: str | None) -> datetime | None:
+    """WARC-Date (``2020-08-03T12:34:56Z``, with or without fraction) or an ARC 14-digit date → UTC."""
+    if not value:
+        return None
+    v = value.strip()
+    try:
+        if v.isdigit() and len(v) == 14:
+            return datetime.strptime(v, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def crawl_id_from_warcinfo(body: bytes) -> str | None:
+    for line in body.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "ispartof" and value.strip():
+            return value.strip()
+    return None
+
+
+@dataclass
+class FileResult:
+    """Counts for one file; becomes its ``ingest_files`` row."""
+
+    source_file: str
+    run_id: str
+    file_size: int | None = None
+    bytes_read: int = 0
+    records_in: int = 0
+    pages: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    errored: int = 0
+    fault: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.fault is None:
+            return "complete"
+        return "partial" if self.pages or sum(self.skipped.values()) else "failed"
+
+    def reconciles(self) -> bool:
+        return self.records_in == self.pages + sum(self.skipped.values()) + self.errored
+
+    def row(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "source_file": self.source_file,
+            "file_size": self.file_size,
+            "bytes_read": self.bytes_read,
+            "status": self.status,
+            "records_in": self.records_in,
+            "written": self.pages,
+            "skipped": dict(self.skipped),
+            "errored": self.errored,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+@dataclass
+class _Record:
+    """A record normalised across fastwarc and warcio."""
+
+    rtype: str
+    pos: int  # uncompressed stream position of the record start
+    offset: int | None  # stored offset (gzip member start), when addressable
+    headers: dict
+    declared_length: int | None
+    status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    is_http: bool = False
+    read_payload: object = None  # callable(cap) -> (body, stored body length, truncated)
+
+
+class FileReader:
+    """Reads one file. Iterate it for ``("page" | "error", row)`` events; ``result`` holds the counts."""
+
+    def __init__(self, source_file: str, cfg: IngestConfig, run_id: str, file_size: int | None = None):
+        self.source = source_file
+        self.cfg = cfg
+        self.run_id = run_id
+        self.result = FileResult(source_file, run_id, file_size=file_size)
+        self.crawl_id = (m.group(1) if (m := CRAWL_ID_IN_PATH.search(source_file)) else None)
+        self._stream: WarcByteStream | None = None
+        self._raw = None
+
+    # ------------------------------------------------------------------ events
+    def error(self, reason: str, message: str, offset: int | None = None, headers: dict | None = None) -> tuple:
+        self.result.errored += 1
+        headers = headers or {}
+        return (
+            "error",
+            {
+                "error_id": stable_id(self.source, offset, reason),
+                "source_file": self.source,
+                "record_offset": offset,
+                "record_id": headers.get("WARC-Record-ID"),
+                "url": headers.get("WARC-Target-URI"),
+                "reason": reason,
+                "message": message[:2000],
+                "run_id": self.run_id,
+            },
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
+        t0 = time.perf_counter()
+        try:
+            yield from self._read()
+        finally:
+            if self._stream is not None:
+                self.result.bytes_read = self._stream.stored_read
+            if self._raw is not None:
+                try:
+                    self._raw.close()
+                except Exception:  # noqa: BLE001 - closing a broken stream must not mask the real fault
+                    pass
+            self.result.seconds = time.perf_counter() - t0
+
+    def _read(self) -> Iterator[tuple[str, dict]]:
+        cfg = self.cfg
+        try:
+            self._raw = open_source(self.source, timeout_s=cfg.http_timeout_s, retries=cfg.http_retries)
+            kind, gzipped, head = sniff(self._raw)
+        except StreamFault as e:
+            self.result.records_in += 1  # the unreadable file counts as one record in, one errored
+            self.result.fault = e.reason
+            yield self.error(e.reason, e.message, e.offset)
+            return
+        except BaseException as e:  # noqa: BLE001 - fastwarc panics are BaseException
+            if isinstance(e, _FATAL):
+                raise
+            self.result.records_in += 1
+            self.result.fault = "open_failed"
+            yield self.error("open_failed", f"{type(e).__name__}: {e}")
+            return
+        if kind == "arc":
+            yield from self._consume(self._arc_records(head), end=lambda: head.count)
+            self.result.bytes_read = head.count
+            return
+        self._stream = WarcByteStream(
+            head,
+            gzipped=gzipped,
+            max_bytes=cfg.max_decompressed_bytes,
+            max_ratio=cfg.max_compression_ratio,
+            ratio_floor=cfg.max_record_bytes,
+        )
+        stream = self._stream
+        yield from self._consume(
+            self._fastwarc_records(), end=lambda: stream.stored_end if stream.gzipped else stream.pos
+        )
+
+    # ------------------------------------------------------------------ record sources
+    def _fastwarc_records(self) -> Iterator[_Record]:
+        from fastwarc.warc import ArchiveIterator
+
+        stream = self._stream
+        it = ArchiveIterator(stream, parse_http=True, auto_decode="none", stream_detect=False, quirks_mode=True)
+        for rec in it:
+            headers = dict(rec.headers.items())
+            http = rec.http_headers if rec.is_http else None
+            yield _Record(
+                rtype=str(rec.record_type),
+                pos=rec.stream_pos,
+                offset=stream.stored_offset(rec.stream_pos),
+                headers=headers,
+                declared_length=_int(headers.get("Content-Length")),
+                status=http.status_code if http is not None else None,
+                content_type=(rec.http_content_type or None) if http is not None else None,
+                charset=rec.http_charset if http is not None else None,
+                is_http=http is not None,
+                read_payload=lambda cap, r=rec, h=http: _read_http_body(r.reader, h, cap),
+            )
+
+    def _arc_records(self, head) -> Iterator[_Record]:
+        # ARC (the pre-WARC format) is rare enough that warcio's pure-Python reader is fine. warcio
+        # does its own gzip handling, so it reads the stored bytes; its offsets are stored offsets.
+        from warcio.archiveiterator import ArchiveIterator
+
+        it = ArchiveIterator(head, arc2warc=True)
+        for rec in it:
+            headers = {k: v for k, v in rec.rec_headers.headers}
+            headers["WARC-Record-ID"] = None  # warcio invents random ids for ARC: not stable
+            ctype = rec.http_headers.get_header("Content-Type") if rec.http_headers else None
+            mime, charset = _split_content_type(ctype)
+            status = rec.http_headers.get_statuscode() if rec.http_headers else None
+            yield _Record(
+                rtype=rec.rec_type,
+                pos=it.get_record_offset(),
+                offset=it.get_record_offset(),
+                headers=headers,
+                declared_length=None,  # warcio checks ARC lengths itself
+                status=_int(status),
+                content_type=mime,
+                charset=charset,
+                is_http=rec.http_headers is not None,
+                read_payload=lambda cap, r=rec: _read_capped(r.content_stream(), cap),
+            )
+
+    # ------------------------------------------------------------------ the loop
+    def _consume(self, records: Iterator[_Record], end) -> Iterator[tuple[str, dict]]:
+        """Give every record exactly one outcome; ``end()`` is the stored offset past the last record."""
+        res = self.result
+        pending: tuple | None = None  # the previous record's outcome, waiting for its stored length
+        current: _Record | None = None  # counted in records_in, outcome not decided yet
+        try:
+            for rec in records:
+                res.records_in += 1
+                current = rec
+                outcome = self._outcome(rec)
+                current = None
+                if pending is not None:
+                    yield from self._finish(pending, next_offset=rec.offset)
+                pending = outcome
+        except BaseException as e:  # noqa: BLE001 - parser failures of any kind, fastwarc panics included
+            if isinstance(e, _FATAL):
+                raise
+            fault = e if isinstance(e, StreamFault) else StreamFault("malformed_warc", f"{type(e).__name__}: {e}")
+            res.fault = fault.reason
+            if current is not None:  # the fault hit while reading this record's payload
+                if pending is not None:
+                    yield from self._finish(pending, next_offset=current.offset)
+                yield self.error(fault.reason, fault.message, current.offset, current.headers)
+            elif pending is not None and fault.offset is not None and fault.offset == pending[1].offset:
+                # between records, but inside the previous record's bytes: that record is the casualty
+                yield from self._finish(("error", pending[1], fault.reason, fault.message), None)
+            else:  # between records: the unreadable rest counts as one record in, one errored
+                if pending is not None:
+                    yield from self._finish(pending, next_offset=fault.offset)
+                res.records_in += 1
+                offset = fault.offset
+                if offset is None and self._stream is not None:
+                    offset = self._stream.stored_read
+                yield self.error(fault.reason, fault.message, offset)
+            return
+        if pending is None:
+            return
+        stream = self._stream
+        last = pending[1]
+        if stream is not None and last.declared_length is not None and last.pos + last.declared_length > stream.pos:
+            # fastwarc ends quietly on a short file; the header said how long the record was.
+            missing = last.pos + last.declared_length - stream.pos
+            res.fault = "truncated_record"
+            pending = ("error", last, "truncated_record",
+                       f"file ends {missing} bytes before the end of the last record "
+                       f"(Content-Length {last.declared_length})")
+        yield from self._finish(pending, next_offset=end())
+
+    def _outcome(self, rec: _Record) -> tuple:
+        """Decide what a record becomes: ("page", row) / ("skip", reason) / ("error", reason, msg)."""
+        cfg = self.cfg
+        h = rec.headers
+        if rec.rtype == "warcinfo":
+            try:
+                body, _, _ = rec.read_payload(1 << 16)
+                self.crawl_id = crawl_id_from_warcinfo(body) or self.crawl_id
+            except BaseException as e:  # noqa: BLE001
+                if isinstance(e, _FATAL):
+                    raise
+            return ("skip", rec, "record_type=warcinfo")
+        if rec.rtype != "response":
+            return ("skip", rec, f"record_type={rec.rtype}")
+        if rec.declared_length is not None and rec.declared_length > cfg.max_record_bytes:
+            return ("error", rec, "record_too_large",
+                    f"Content-Length {rec.declared_length} exceeds max_record_bytes {cfg.max_record_bytes}")
+        if not rec.is_http:
+            return ("skip", rec, "not_http")
+        try:
+            body, total, truncated = rec.read_payload(cfg.max_payload_bytes)
+        except StreamFault:
+            raise  # the stream itself is broken: handled by the loop
+        except BaseException as e:  # noqa: BLE001
+            if isinstance(e, _FATAL):
+                raise
+            return ("error", rec, "payload_unreadable", f"{type(e).__name__}: {e}")
+        ctype = (rec.content_type or "").lower() or None
+        if ctype not in cfg.html_content_types and not (ctype is None and looks_like_html(body)):
+            return ("skip", rec, f"content_type={ctype or 'none'}")
+        url = h.get("WARC-Target-URI")
+        date = h.get("WARC-Date")
+        record_id = h.get("WARC-Record-ID")
+        digest = h.get("WARC-Payload-Digest")
+        doc_id = stable_id(record_id) if record_id else stable_id(
+            url, date, digest or hashlib.sha1(body).hexdigest()
+        )
+        row = {
+            "doc_id": doc_id,
+            "record_id": record_id,
+            "url": url,
+            "host": host_of(url),
+            "warc_date": parse_warc_date(date),
+            "crawl_id": self.crawl_id,
+            "source_file": self.source,
+            "record_offset": rec.offset,
+            "record_length": None,
+            "http_status": rec.status,
+            "content_type": ctype,
+            "charset": rec.charset,
+            "payload": body,
+            "payload_length": total,
+            "payload_truncated": truncated or bool(h.get("WARC-Truncated")),
+            "warc_truncated": h.get("WARC-Truncated"),
+            "payload_digest": digest,
+            "ip_address": h.get("WARC-IP-Address"),
+            "ingest_run_id": self.run_id,
+        }
+        return ("page", rec, row)
+
+    def _finish(self, pending: tuple, next_offset: int | None) -> Iterator[tuple[str, dict]]:
+        kind, rec = pending[0], pending[1]
+        if kind == "skip":
+            self.result.skipped[pending[2]] += 1
+            return
+        if kind == "error":
+            yield self.error(pending[2], pending[3], rec.offset, rec.headers)
+            return
+        row = pending[2]
+        if rec.offset is not None and next_offset is not None and next_offset > rec.offset:
+            row["record_length"] = next_offset - rec.offset
+        self.result.pages += 1
+        yield ("page", row)
+
+
+def read_file(source_file: str, cfg: IngestConfig, run_id: str, file_size: int | None = None):
+    """Iterate ``("page" | "error", row)`` events for one file, then one ``("file", row)`` summary."""
+    reader = FileReader(source_file, cfg, run_id, file_size)
+    yield from reader
+    yield ("file", reader.result.row())
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _split_content_type(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    mime, *params = value.split(";")
+    charset = None
+    for p in params:
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset" and v.strip():
+            charset = v.strip().strip("\"'").lower()
+    return mime.strip().lower() or None, charset
+
+
+def _read_http_body(reader, http_headers, cap: int) -> tuple[bytes, int, bool]:
+    """Whole body as stored (bounded by the record size check), decoded, capped."""
+    raw = reader.read() if reader is not None else b""
+    if http_headers is None:
+        return raw[:cap], len(raw), len(raw) > cap
+    body, truncated = decode_body(
+        raw, http_headers.get("Transfer-Encoding"), http_headers.get("Content-Encoding"), cap
+    )
+    return body, len(raw), truncated
+
+
+def _read_capped(reader, cap: int) -> tuple[bytes, int, bool]:
+    """Read up to ``cap`` bytes, then drain the rest counting it: (kept bytes, total length)."""
+    if reader is None:
+        return b"", 0, False
+    body = reader.read(cap)
+    total = len(body)
+    if total == cap:
+        while chunk := reader.read(1 << 20):
+            total += len(chunk)
+    return body, total, total > cap

@@ -1,0 +1,128 @@
+"""A table schema written once, readable without pyspark, convertible to Spark, Arrow and SQL DDL.
+
+Pure row code (``curation.warc``) builds plain dicts keyed by these field names; the Spark adapters and
+the table writers turn the same :class:`TableSchema` into a ``StructType`` or an Arrow schema. Keeping the
+type vocabulary tiny keeps the three conversions obviously equivalent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Type names → (Spark DDL, Arrow factory name). Nested types are spelled the Spark way.
+_SCALARS = {
+    "string": "STRING",
+    "long": "BIGINT",
+    "int": "INT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "binary": "BINARY",
+    "timestamp": "TIMESTAMP",
+}
+_MAPS = {"map<string,long>": "MAP<STRING, BIGINT>"}
+_ARRAYS = {"array<string>": "ARRAY<STRING>"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: its name, type (one of the names above), nullability and what it means."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in _SCALARS and self.type not in _MAPS and self.type not in _ARRAYS:
+            raise ValueError(f"column {self.name!r}: unknown type {self.type!r}")
+
+    @property
+    def ddl_type(self) -> str:
+        return _SCALARS.get(self.type) or _MAPS.get(self.type) or _ARRAYS[self.type]
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A Delta table's contract: its name in the lakehouse, its columns, and what one row is."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+    key: tuple[str, ...] = ()
+    """Columns that identify a row; writers merge on them so a rerun adds no duplicates."""
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    def ddl(self) -> str:
+        """Column list for ``CREATE TABLE``, with comments."""
+        cols = []
+        for f in self.fields:
+            null = "" if f.nullable else " NOT NULL"
+            comment = f.doc.replace("'", "\\'")
+            cols.append(f"`{f.name}` {f.ddl_type}{null} COMMENT '{comment}'")
+        return ",\n  ".join(cols)
+
+    def to_spark(self):
+        """The ``pyspark.sql.types.StructType`` for this table (imports pyspark lazily)."""
+        from pyspark.sql import types as T
+
+        return T.StructType([T.StructField(f.name, _spark_type(f.type), f.nullable) for f in self.fields])
+
+    def to_arrow(self):
+        """The ``pyarrow.Schema`` for this table (timestamps in microseconds, UTC, as Spark stores them)."""
+        import pyarrow as pa
+
+        return pa.schema([pa.field(f.name, _arrow_type(f.type), f.nullable) for f in self.fields])
+
+    def empty_row(self) -> dict:
+        return dict.fromkeys(self.names)
+
+
+def _spark_type(t: str):
+    from pyspark.sql import types as T
+
+    scalars = {
+        "string": T.StringType(),
+        "long": T.LongType(),
+        "int": T.IntegerType(),
+        "double": T.DoubleType(),
+        "boolean": T.BooleanType(),
+        "binary": T.BinaryType(),
+        "timestamp": T.TimestampType(),
+    }
+    if t in scalars:
+        return scalars[t]
+    if t == "map<string,long>":
+        return T.MapType(T.StringType(), T.LongType())
+    if t == "array<string>":
+        return T.ArrayType(T.StringType())
+    raise ValueError(t)
+
+
+def _arrow_type(t: str):
+    import pyarrow as pa
+
+    scalars = {
+        "string": pa.string(),
+        "long": pa.int64(),
+        "int": pa.int32(),
+        "double": pa.float64(),
+        "boolean": pa.bool_(),
+        "binary": pa.binary(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
+    if t in scalars:
+        return scalars[t]
+    if t == "map<string,long>":
+        return pa.map_(pa.string(), pa.int64())
+    if t == "array<string>":
+        return pa.list_(pa.string())
+    raise ValueError(t)
