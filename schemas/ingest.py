@@ -30,7 +30,9 @@ INGEST_FILES = TableSchema(
         Field("status", "string", False, "complete | partial (fault after some records) | failed | already_ingested"),
         Field("records_in", "long", False, "WARC records seen, of every type"),
         Field("written", "long", False, "Rows this run added to pages"),
-        Field("skipped", "map<string,long>", False, "Records not written, by reason (record_type=…, content_type=…, …)"),
+        Field(
+            "skipped", "map<string,long>", False, "Records not written, by reason (record_type=…, content_type=…, …)"
+        ),
         Field("errored", "long", False, "Records (or the file) that went to ingest_errors"),
         Field("seconds", "double", True, "Time the task spent on the file"),
     ),

@@ -21,7 +21,9 @@ PAGES = TableSchema(
         Field("content_type", "string", True, "HTTP Content-Type without parameters, lower case"),
         Field("charset", "string", True, "Charset declared in the HTTP Content-Type header"),
         Field("payload", "binary", True, "HTTP body (transfer/content encodings decoded), capped"),
-        Field("payload_length", "long", True, "Bytes of the HTTP body as stored in the record (before content decoding)"),
+        Field(
+            "payload_length", "long", True, "Bytes of the HTTP body as stored in the record (before content decoding)"
+        ),
         Field("payload_truncated", "boolean", False, "True when the stored payload is shorter than the body"),
         Field("warc_truncated", "string", True, "WARC-Truncated reason given by the crawler, if any"),
         Field("payload_digest", "string", True, "WARC-Payload-Digest"),

@@ -46,7 +46,8 @@ def decode_body(raw: bytes, transfer_encoding: str | None, content_encoding: str
     """Return (body, truncated): the decoded body cut to ``cap`` bytes, and whether it was cut."""
     body = raw
     if transfer_encoding and "chunked" in transfer_encoding.lower():
-        body = dechunk(raw) or raw
+        dechunked = dechunk(raw)
+        body = raw if dechunked is None else dechunked  # not `or`: an empty chunked body is b""
     enc = (content_encoding or "").strip().lower()
     try:
         if enc in ("gzip", "x-gzip"):

@@ -36,6 +36,16 @@ def stable_id(*parts: str | int | None) -> str:
     return h.hexdigest()[:32]
 
 
+def clean_uri(value: str | None) -> str | None:
+    """WARC-Target-URI as a plain URL: WARC 1.0 writers (wget) wrap it in angle brackets."""
+    if value is None:
+        return None
+    v = value.strip()
+    if v.startswith("<") and v.endswith(">"):
+        v = v[1:-1].strip()
+    return v or None
+
+
 def host_of(url: str | None) -> str | None:
     if not url:
         return None
@@ -136,7 +146,7 @@ class FileReader:
         self.cfg = cfg
         self.run_id = run_id
         self.result = FileResult(source_file, run_id, file_size=file_size)
-        self.crawl_id = (m.group(1) if (m := CRAWL_ID_IN_PATH.search(source_file)) else None)
+        self.crawl_id = m.group(1) if (m := CRAWL_ID_IN_PATH.search(source_file)) else None
         self._stream: WarcByteStream | None = None
         self._raw = None
 
@@ -151,7 +161,7 @@ class FileReader:
                 "source_file": self.source,
                 "record_offset": offset,
                 "record_id": headers.get("WARC-Record-ID"),
-                "url": headers.get("WARC-Target-URI"),
+                "url": clean_uri(headers.get("WARC-Target-URI")),
                 "reason": reason,
                 "message": message[:2000],
                 "run_id": self.run_id,
@@ -234,6 +244,9 @@ class FileReader:
 
         it = ArchiveIterator(head, arc2warc=True)
         for rec in it:
+            # The record's stored start. Not it.get_record_offset(): that reads the record to its end
+            # (to measure it), which would leave content_stream() empty and every ARC page without payload.
+            offset = it.offset
             headers = {k: v for k, v in rec.rec_headers.headers}
             headers["WARC-Record-ID"] = None  # warcio invents random ids for ARC: not stable
             ctype = rec.http_headers.get_header("Content-Type") if rec.http_headers else None
@@ -241,8 +254,8 @@ class FileReader:
             status = rec.http_headers.get_statuscode() if rec.http_headers else None
             yield _Record(
                 rtype=rec.rec_type,
-                pos=it.get_record_offset(),
-                offset=it.get_record_offset(),
+                pos=offset,
+                offset=offset,
                 headers=headers,
                 declared_length=None,  # warcio checks ARC lengths itself
                 status=_int(status),
@@ -292,13 +305,11 @@ class FileReader:
             return
         stream = self._stream
         last = pending[1]
-        if stream is not None and last.declared_length is not None and last.pos + last.declared_length > stream.pos:
+        short = _cut_short(last, stream.pos) if stream is not None else None
+        if short:
             # fastwarc ends quietly on a short file; the header said how long the record was.
-            missing = last.pos + last.declared_length - stream.pos
             res.fault = "truncated_record"
-            pending = ("error", last, "truncated_record",
-                       f"file ends {missing} bytes before the end of the last record "
-                       f"(Content-Length {last.declared_length})")
+            pending = ("error", last, "truncated_record", short)
         yield from self._finish(pending, next_offset=end())
 
     def _outcome(self, rec: _Record) -> tuple:
@@ -316,8 +327,12 @@ class FileReader:
         if rec.rtype != "response":
             return ("skip", rec, f"record_type={rec.rtype}")
         if rec.declared_length is not None and rec.declared_length > cfg.max_record_bytes:
-            return ("error", rec, "record_too_large",
-                    f"Content-Length {rec.declared_length} exceeds max_record_bytes {cfg.max_record_bytes}")
+            return (
+                "error",
+                rec,
+                "record_too_large",
+                f"Content-Length {rec.declared_length} exceeds max_record_bytes {cfg.max_record_bytes}",
+            )
         if not rec.is_http:
             return ("skip", rec, "not_http")
         try:
@@ -331,13 +346,11 @@ class FileReader:
         ctype = (rec.content_type or "").lower() or None
         if ctype not in cfg.html_content_types and not (ctype is None and looks_like_html(body)):
             return ("skip", rec, f"content_type={ctype or 'none'}")
-        url = h.get("WARC-Target-URI")
+        url = clean_uri(h.get("WARC-Target-URI"))
         date = h.get("WARC-Date")
         record_id = h.get("WARC-Record-ID")
         digest = h.get("WARC-Payload-Digest")
-        doc_id = stable_id(record_id) if record_id else stable_id(
-            url, date, digest or hashlib.sha1(body).hexdigest()
-        )
+        doc_id = stable_id(record_id) if record_id else stable_id(url, date, digest or hashlib.sha1(body).hexdigest())
         row = {
             "doc_id": doc_id,
             "record_id": record_id,
@@ -393,6 +406,25 @@ def _int(value) -> int | None:
         return None
 
 
+def _cut_short(rec: _Record, stream_end: int) -> str | None:
+    """Why the last record of a WARC stream that ends at ``stream_end`` is incomplete; None when it is not.
+
+    The record's block starts after its header block and is Content-Length bytes long. The header block
+    is at least as long as its parsed lines written as tightly as possible (``WARC/1.0``, ``name:value``,
+    one-byte line ends, blank line), so a stream ending before that lower bound is cut short. A last
+    record with no Content-Length at all had its header block cut.
+    """
+    if rec.declared_length is None:
+        return "file ends inside the header of the last record (no valid Content-Length)"
+    header_min = len("WARC/1.0\n") + sum(len(k) + len(v or "") + 2 for k, v in rec.headers.items()) + 1
+    missing = rec.pos + header_min + rec.declared_length - stream_end
+    if missing <= 0:
+        return None
+    return (
+        f"file ends at least {missing} bytes before the end of the last record (Content-Length {rec.declared_length})"
+    )
+
+
 def _split_content_type(value: str | None) -> tuple[str | None, str | None]:
     if not value:
         return None, None
@@ -410,9 +442,7 @@ def _read_http_body(reader, http_headers, cap: int) -> tuple[bytes, int, bool]:
     raw = reader.read() if reader is not None else b""
     if http_headers is None:
         return raw[:cap], len(raw), len(raw) > cap
-    body, truncated = decode_body(
-        raw, http_headers.get("Transfer-Encoding"), http_headers.get("Content-Encoding"), cap
-    )
+    body, truncated = decode_body(raw, http_headers.get("Transfer-Encoding"), http_headers.get("Content-Encoding"), cap)
     return body, len(raw), truncated
 
 

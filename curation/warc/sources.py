@@ -92,9 +92,7 @@ def resolve_inputs(inputs: list[str], paths_base: str, *, timeout_s: float = 60.
         elif item.startswith(REMOTE):
             out.append(Source(item))
         elif os.path.isdir(item):
-            found = sorted(
-                os.path.join(d, f) for d, _, files in os.walk(item) for f in files if _is_warc_name(f)
-            )
+            found = sorted(os.path.join(d, f) for d, _, files in os.walk(item) for f in files if _is_warc_name(f))
             if not found:
                 raise ValueError(f"no WARC files (*.warc, *.warc.gz, *.arc.gz, …) under directory {item}")
             out.extend(_local(f) for f in found)

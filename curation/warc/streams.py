@@ -212,8 +212,13 @@ class WarcByteStream(io.RawIOBase):
             out = self._z.decompress(fed, CHUNK)
         except zlib.error as e:
             offset = self._member_start_stored
-            if self._member_in == 0 and self._member_out == 0 and self.pos > 0:
-                raise StreamFault("trailing_garbage", f"bytes after the last gzip member are not gzip ({e})", offset)
+            at_member_start = self._member_in == 0 and self._member_out == 0
+            # Only bytes that do not even start like gzip are trailing garbage; a member that has a gzip
+            # header but a broken deflate stream is corrupt (more members may follow it).
+            if at_member_start and self.pos > 0 and not fed.startswith(GZIP_MAGIC):
+                raise StreamFault(
+                    "trailing_garbage", f"bytes after the last gzip member are not gzip ({e})", offset
+                ) from None
             raise StreamFault("corrupt_gzip", f"gzip member at byte {offset}: {e}", offset) from None
         leftover = self._z.unconsumed_tail if not self._z.eof else self._z.unused_data
         used = len(fed) - len(leftover)
@@ -240,9 +245,7 @@ class WarcByteStream(io.RawIOBase):
     def _account(self, n: int) -> None:
         self._produced += n
         if self._produced > self._max_bytes:
-            raise StreamFault(
-                "decompression_limit", f"file expands beyond {self._max_bytes} bytes", self.stored_read
-            )
+            raise StreamFault("decompression_limit", f"file expands beyond {self._max_bytes} bytes", self.stored_read)
 
 
 def sniff(raw) -> tuple[str, bool, object]:

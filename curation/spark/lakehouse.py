@@ -1,0 +1,172 @@
+"""The lakehouse: a folder of Delta tables, registered by name in Spark's catalog on every start.
+
+Layout: ``<root>/warehouse/<database>.db/<table>/_delta_log``. The folder *is* the catalog: ``attach``
+registers every Delta table it finds there as ``<database>.<table>`` and makes ``<database>`` current,
+so ``SELECT … FROM pages`` works in any later session, from any process, with no metastore service.
+(A Derby-backed Hive metastore would also persist names, but it admits one process at a time: a
+``lakeforge sql`` during an ingest would fail. Delta's log already handles concurrent readers.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from curation.config import LakehouseConfig
+from schemas.base import TableSchema
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+class Lakehouse:
+    """Tables by name, their versions, and writes that carry run metadata into the Delta commit."""
+
+    def __init__(self, spark, cfg: LakehouseConfig):
+        if not _NAME.match(cfg.database):
+            raise ValueError(f"database name {cfg.database!r}: use letters, digits and underscores")
+        self.spark = spark
+        self.cfg = cfg
+        self.database = cfg.database
+        self.root = cfg.root if "://" in cfg.root else str(Path(cfg.root).resolve())
+        self.warehouse = f"{self.root}/warehouse/{self.database}.db"
+
+    # ------------------------------------------------------------------ catalog
+    def attach(self) -> Lakehouse:
+        """Register the lakehouse's tables under ``database`` and make it the current database.
+
+        Re-attaching (another lakehouse on the same session, as tests do) replaces the registrations;
+        dropping a registration never touches data, since every table is external.
+        """
+        spark = self.spark
+        if "://" not in self.root:
+            Path(self.warehouse).mkdir(parents=True, exist_ok=True)
+        if spark.catalog.databaseExists(self.database):
+            current = spark.sql(f"DESCRIBE DATABASE {self.database}").where("info_name = 'Location'").collect()
+            location = current[0]["info_value"] if current else ""
+            if location.removeprefix("file:").rstrip("/") != self.warehouse.rstrip("/"):
+                for t in spark.catalog.listTables(self.database):
+                    spark.sql(f"DROP TABLE IF EXISTS {self.database}.`{t.name}`")
+                spark.sql(f"DROP DATABASE {self.database}")
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database} LOCATION '{self.warehouse}'")
+        for name in self.table_folders():
+            self._register(name)
+        spark.catalog.setCurrentDatabase(self.database)
+        return self
+
+    def table_folders(self) -> list[str]:
+        """Names of the Delta tables present in the warehouse folder."""
+        if "://" in self.root:  # remote roots: ask Hadoop's filesystem
+            jvm = self.spark._jvm  # noqa: SLF001
+            path = jvm.org.apache.hadoop.fs.Path(self.warehouse)
+            fs = path.getFileSystem(self.spark._jsc.hadoopConfiguration())  # noqa: SLF001
+            if not fs.exists(path):
+                return []
+            names = [s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory()]
+            return sorted(
+                n for n in names if fs.exists(jvm.org.apache.hadoop.fs.Path(f"{self.warehouse}/{n}/_delta_log"))
+            )
+        base = Path(self.warehouse)
+        return sorted(p.parent.name for p in base.glob("*/_delta_log") if _NAME.match(p.parent.name))
+
+    def _register(self, name: str) -> None:
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {self.fq(name)} USING delta LOCATION '{self.path(name)}'")
+
+    def fq(self, name: str) -> str:
+        """Fully qualified name: ``lakeforge.pages``."""
+        return f"{self.database}.{name}"
+
+    def path(self, name: str) -> str:
+        return f"{self.warehouse}/{name}"
+
+    def exists(self, name: str) -> bool:
+        return self.spark.catalog.tableExists(self.fq(name))
+
+    def ensure(self, schema: TableSchema) -> None:
+        """Create the table from its schema (version 0, empty) unless it exists; check columns if it does."""
+        from delta.tables import DeltaTable
+
+        if self.exists(schema.name):
+            have = set(self.spark.table(self.fq(schema.name)).columns)
+            missing = [c for c in schema.names if c not in have]
+            if missing:
+                raise ValueError(
+                    f"table {self.fq(schema.name)} at {self.path(schema.name)} lacks columns {missing}: it was "
+                    "written by another version of lakeforge; use a new --lakehouse or migrate it"
+                )
+            return
+        builder = (
+            DeltaTable.createIfNotExists(self.spark)
+            .tableName(self.fq(schema.name))
+            .location(self.path(schema.name))
+            .comment(schema.doc)
+        )
+        for f in schema.fields:
+            builder = builder.addColumn(f.name, f.ddl_type, nullable=f.nullable, comment=f.doc)
+        with self.commit_metadata(json.dumps({"job": "create", "table": schema.name})):
+            builder.execute()
+
+    # ------------------------------------------------------------------ versions
+    def version(self, name: str) -> int | None:
+        """Latest version of a table, None if it does not exist."""
+        if not self.exists(name):
+            return None
+        from delta.tables import DeltaTable
+
+        row = DeltaTable.forName(self.spark, self.fq(name)).history(1).select("version").first()
+        return int(row["version"]) if row else None
+
+    def read(self, name: str, version: int | None = None):
+        """The table as a DataFrame, at ``version`` when given (time travel)."""
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.path(name))
+
+    def history(self, name: str, limit: int | None = None):
+        from delta.tables import DeltaTable
+
+        return DeltaTable.forName(self.spark, self.fq(name)).history(limit)
+
+    # ------------------------------------------------------------------ writes
+    @contextmanager
+    def commit_metadata(self, metadata: str):
+        """Every Delta commit made inside the block carries ``metadata`` as its ``userMetadata``."""
+        conf = self.spark.conf
+        previous = conf.get(USER_METADATA, None)
+        conf.set(USER_METADATA, metadata)
+        try:
+            yield
+        finally:
+            if previous is None:
+                conf.unset(USER_METADATA)
+            else:
+                conf.set(USER_METADATA, previous)
+
+    def merge_new(self, schema: TableSchema, df, metadata: str) -> dict:
+        """Insert the rows of ``df`` whose key is not in the table yet: one commit, never a duplicate.
+
+        Returns Delta's operation metrics for the commit (``numTargetRowsInserted`` …).
+        """
+        from delta.tables import DeltaTable
+
+        if not schema.key:
+            raise ValueError(f"table {schema.name} has no key to merge on")
+        cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in schema.key)
+        target = DeltaTable.forName(self.spark, self.fq(schema.name))
+        with self.commit_metadata(metadata):
+            target.alias("t").merge(df.select(*schema.names).alias("s"), cond).whenNotMatchedInsertAll().execute()
+        return self.last_metrics(schema.name)
+
+    def append(self, schema: TableSchema, df, metadata: str) -> None:
+        with self.commit_metadata(metadata):
+            df.select(*schema.names).write.format("delta").mode("append").saveAsTable(self.fq(schema.name))
+
+    def last_metrics(self, name: str) -> dict:
+        row = self.history(name, 1).select("version", "operationMetrics").first()
+        return {
+            "version": int(row["version"]),
+            **{k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()},
+        }

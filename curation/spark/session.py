@@ -1,0 +1,146 @@
+"""The one Spark session factory every job uses, and the one place Delta's Maven coordinate is made.
+
+Local by default (``local[*]``, UI off, Delta extensions and catalog, UTC); the same code runs under
+``spark-submit --master spark://…``, where the launcher has started the JVM and fetched the jars.
+Start-up failures become a :class:`SessionError` with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+from curation.config import LakehouseConfig, SparkConfig
+
+IVY_SETTINGS = Path(__file__).with_name("ivysettings.xml")
+
+
+class SessionError(RuntimeError):
+    """Spark could not start, or started without what lakeforge needs. The message says what to do."""
+
+
+def delta_package() -> str:
+    """Maven coordinate of the Delta jar matching the installed pyspark and delta-spark.
+
+    The pair is pinned in pyproject.toml; this derives the coordinate from it, so the two cannot drift.
+    """
+    spark_version = metadata.version("pyspark")
+    delta_version = metadata.version("delta-spark")
+    major_minor = ".".join(spark_version.split(".")[:2])
+    return f"io.delta:delta-spark_{major_minor}_2.13:{delta_version}"
+
+
+def spark_settings(cfg: SparkConfig) -> dict[str, str]:
+    """Every ``spark.*`` setting lakeforge applies, user ``conf`` last (so it wins)."""
+    local = cfg.master is None or cfg.master.startswith("local")
+    cores = os.cpu_count() or 2
+    shuffle = cfg.shuffle_partitions or (4 * cores if local else None)
+    settings = {
+        "spark.app.name": cfg.app_name,
+        "spark.jars.packages": delta_package(),
+        "spark.jars.ivySettings": str(IVY_SETTINGS),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": str(cfg.ui).lower(),
+        "spark.ui.showConsoleProgress": "false",  # lakeforge prints its own progress
+        "spark.driver.memory": cfg.driver_memory,
+        "spark.pyspark.python": sys.executable,  # workers run the same interpreter (and packages)
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Delta reads its log with this many partitions; 50 is tuned for clusters and slow locally.
+        "spark.databricks.delta.snapshotPartitions": str(max(2, cores)) if local else "50",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    }
+    if shuffle:
+        settings["spark.sql.shuffle.partitions"] = str(shuffle)
+    if cfg.master:
+        settings["spark.master"] = cfg.master
+    for key, value in cfg.conf.items():
+        if key == "spark.jars.packages":  # keep Delta, add the user's
+            value = f"{settings[key]},{value}"
+        settings[key] = str(value)
+    return settings
+
+
+@contextmanager
+def _jvm_stdout_to_stderr():
+    """While the JVM is spawned, point fd 1 at fd 2: the JVM inherits it, so Ivy's and log4j's chatter
+    goes to stderr for the session's life and stdout stays clean for results (``--format json | jq``)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (embedded interpreters): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _java_missing() -> bool:
+    return shutil.which("java") is None
+
+
+def build_session(cfg: SparkConfig):
+    """Create (or reuse) the SparkSession with Delta. Raises SessionError with a one-line fix."""
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in spark_settings(cfg).items():
+        builder = builder.config(key, value)
+    try:
+        with _jvm_stdout_to_stderr():
+            spark = builder.getOrCreate()
+    except PySparkRuntimeError as e:
+        if "JAVA_GATEWAY_EXITED" not in str(e):
+            raise
+        if _java_missing():
+            raise SessionError(
+                "Java was not found on PATH: install a JDK 17 (e.g. apt-get install openjdk-17-jdk-headless) "
+                "and make `java -version` work, then run again."
+            ) from None
+        raise SessionError(
+            f"Spark did not start; most likely Delta's jar {delta_package()} could not be resolved from "
+            "Maven Central (see the Ivy messages above): allow access to https://repo1.maven.org, or put "
+            "the jar in spark.jars / a local Ivy cache and set spark.jars.ivySettings."
+        ) from None
+    check_delta(spark)
+    return spark
+
+
+def check_delta(spark) -> None:
+    """Fail clearly when the session lacks Delta (e.g. spark-submit without ``--packages``)."""
+    jvm = spark._jvm  # noqa: SLF001
+    try:
+        # --packages jars live in Spark's own class loader, not the system one py4j uses by default
+        loader = jvm.org.apache.spark.util.Utils.getContextOrSparkClassLoader()
+        jvm.java.lang.Class.forName("io.delta.tables.DeltaTable", False, loader)
+    except Exception:  # noqa: BLE001 - py4j wraps ClassNotFoundException
+        raise SessionError(
+            f"Delta Lake is not on Spark's classpath: pass `--packages {delta_package()}` to spark-submit "
+            "(`lakeforge info --delta-package` prints it)."
+        ) from None
+    ext = spark.conf.get("spark.sql.extensions", "") or ""
+    if "DeltaSparkSessionExtension" not in ext:
+        raise SessionError(
+            "the Spark session was created without Delta's SQL extension: create it through "
+            "curation.spark.session.build_session (or pass --conf spark.sql.extensions=io.delta.sql."
+            "DeltaSparkSessionExtension to spark-submit)."
+        )
+
+
+def lakehouse_session(spark_cfg: SparkConfig, lake_cfg: LakehouseConfig):
+    """A session with the lakehouse attached: ``(spark, Lakehouse)``."""
+    from curation.spark.lakehouse import Lakehouse
+
+    spark = build_session(spark_cfg)
+    return spark, Lakehouse(spark, lake_cfg).attach()

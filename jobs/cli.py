@@ -1,0 +1,42 @@
+"""The ``lakeforge`` command: one subcommand per job; ``lakeforge SUBCOMMAND --help`` for each."""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+# subcommand → (module, main function, parser function, one-line help)
+COMMANDS = {
+    "ingest": ("jobs.ingest", "main", "parser", "WARC files (paths, globs, warc.paths, URLs) → the pages table"),
+    "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),
+    "tables": ("jobs.tables", "tables_main", "tables_parser", "list tables with their latest version and rows"),
+    "history": ("jobs.tables", "history_main", "history_parser", "a table's versions and the runs that made them"),
+    "cluster": ("jobs.cluster", "main", "parser", "start/stop a local Spark standalone master and worker"),
+    "info": ("jobs.info", "main", "parser", "versions, the Delta package coordinate, spark-submit hints"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: lakeforge SUBCOMMAND [options]   (lakeforge SUBCOMMAND --help for each)", "", "subcommands:"]
+    lines += [f"  {name:<9} {spec[3]}" for name, spec in COMMANDS.items()]
+    lines += ["", "Common options: --lakehouse DIR (default ./lakehouse), --master URL (default local[*]), --conf k=v"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"lakeforge: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module, fn, _, _ = COMMANDS[name]
+    from jobs.common import run_main
+
+    return run_main(getattr(import_module(module), fn), rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""What every job shares: the lakehouse/Spark arguments, the session, and one-line failures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from curation.config import LakehouseConfig, SparkConfig
+
+
+class JobError(Exception):
+    """A failure the user can act on; printed as one line, exit status 2."""
+
+
+def add_session_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("lakehouse and Spark")
+    g.add_argument(
+        "--lakehouse",
+        default="lakehouse",
+        metavar="DIR",
+        help="lakehouse folder holding every table and the catalog (default: ./lakehouse)",
+    )
+    g.add_argument("--database", default="lakeforge", help="catalog database name (default: lakeforge)")
+    g.add_argument(
+        "--master", default=None, help="Spark master (default: local[*]; under spark-submit, the launcher's --master)"
+    )
+    g.add_argument("--ui", action="store_true", help="start the Spark web UI")
+    g.add_argument("--driver-memory", default="4g", help="driver heap for local runs (default: 4g)")
+    g.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Spark setting, repeatable (e.g. --conf spark.executor.memory=8g)",
+    )
+
+
+def under_spark_submit() -> bool:
+    """True when spark-submit launched us (it has started the JVM and owns --master)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def spark_config(args: argparse.Namespace, app_name: str) -> SparkConfig:
+    conf = {}
+    for item in args.conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("spark."):
+            raise JobError(f"--conf {item!r}: expected spark.KEY=VALUE")
+        conf[key] = value
+    master = args.master or (None if under_spark_submit() else "local[*]")
+    return SparkConfig(master=master, app_name=app_name, ui=args.ui, driver_memory=args.driver_memory, conf=conf)
+
+
+def lakehouse_config(args: argparse.Namespace) -> LakehouseConfig:
+    return LakehouseConfig(root=args.lakehouse, database=args.database)
+
+
+def prepare_environment() -> None:
+    """Defaults a local run needs before the JVM starts (never overriding the user's own)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if not under_spark_submit():
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+def open_lakehouse(args: argparse.Namespace, app_name: str):
+    """(spark, lakehouse) for a job; SessionError becomes JobError."""
+    from curation.spark.session import SessionError, lakehouse_session
+
+    prepare_environment()
+    try:
+        spark, lake = lakehouse_session(spark_config(args, app_name), lakehouse_config(args))
+    except SessionError as e:
+        raise JobError(str(e)) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark, lake
+
+
+def run_main(fn, argv=None) -> int:
+    """Run a job's main; user-facing errors print as one line."""
+    try:
+        return fn(argv) or 0
+    except JobError as e:
+        print(f"lakeforge: error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # config and input validation in the library raise ValueError
+        print(f"lakeforge: error: {e}", file=sys.stderr)
+        return 2
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

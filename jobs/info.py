@@ -1,0 +1,39 @@
+"""``lakeforge info``: versions, the Delta package coordinate, and how to submit to a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakeforge info", description=__doc__.splitlines()[0])
+    p.add_argument("--delta-package", action="store_true", help="print only the Delta Maven coordinate")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from curation.provenance import code_version
+    from curation.spark.session import delta_package
+
+    if args.delta_package:
+        print(delta_package())
+        return 0
+    jobs = Path(__file__).resolve().parent
+    print(f"lakeforge     {metadata.version('lakeforge')} ({code_version()})")
+    for pkg in ("pyspark", "delta-spark", "fastwarc", "warcio", "pyarrow"):
+        print(f"{pkg:<13} {metadata.version(pkg)}")
+    print(f"python        {sys.executable}")
+    print(f"delta package {delta_package()}")
+    print("\nOn a Spark standalone cluster (package installed in the same venv path on every node):")
+    print(f"  spark-submit --master spark://HOST:7077 --packages {delta_package()} \\")
+    print(f"    --conf spark.pyspark.python={sys.executable} \\")
+    print(f"    {jobs / 'ingest.py'} --input 'warc.paths.gz' --lakehouse /shared/lakehouse")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
