@@ -7,18 +7,11 @@ import random
 import zlib
 
 import pytest
+from warcgen import chunked
 
 from curation.warc.http import dechunk, decode_body
 
 HTML = b"<!doctype html><html><body>" + b"Hello, archive! " * 100 + b"</body></html>"
-
-
-def chunked(data: bytes, size: int = 100, ext: bool = False) -> bytes:
-    out = bytearray()
-    for i in range(0, len(data), size):
-        part = data[i : i + size]
-        out += f"{len(part):X}{';name=value' if ext else ''}\r\n".encode() + part + b"\r\n"
-    return bytes(out) + b"0\r\n\r\n"
 
 
 # ---------------------------------------------------------------------------------------- dechunk

@@ -11,12 +11,12 @@ import hashlib
 import random
 import re
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from warcgen import gz, http_response, incompressible_html, member, warc_record, warcinfo, write_gzip_bomb
 
 from curation.config import IngestConfig
 from curation.warc import FileReader, read_file, stable_id
@@ -79,81 +79,6 @@ def run(path: str | Path, cfg: IngestConfig | None = None, run_id: str = "run-te
     assert file_row["written"] == len(pages)
     assert file_row["errored"] == len(errors)
     return Run(events, pages, errors, file_row)
-
-
-def http_response(
-    body: bytes, content_type: str | None = "text/html", status: str = "200 OK", extra: tuple[str, ...] = ()
-) -> bytes:
-    lines = [f"HTTP/1.1 {status}"]
-    if content_type is not None:
-        lines.append(f"Content-Type: {content_type}")
-    lines += list(extra)
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def warc_record(
-    n: int,
-    body: bytes | None = None,
-    *,
-    block: bytes | None = None,
-    rtype: str = "response",
-    url: str | None = None,
-    block_type: str = "application/http;msgtype=response",
-    record_id: str | None = "auto",
-    extra: tuple[str, ...] = (),
-    content_length: int | None = None,
-) -> bytes:
-    """One WARC/1.1 record. ``block`` overrides the HTTP response built from ``body``."""
-    if block is None:
-        body = body if body is not None else f"<!doctype html><html><body>page {n}</body></html>".encode()
-        block = http_response(body)
-    lines = ["WARC/1.1", f"WARC-Type: {rtype}"]
-    if record_id == "auto":
-        record_id = f"<urn:uuid:00000000-0000-4000-8000-{n:012d}>"
-    if record_id is not None:
-        lines.append(f"WARC-Record-ID: {record_id}")
-    lines += [
-        f"WARC-Target-URI: {url or f'http://example.com/page/{n}'}",
-        f"WARC-Date: 2024-05-{1 + n % 28:02d}T12:00:00Z",
-        f"Content-Type: {block_type}",
-        *extra,
-        f"Content-Length: {len(block) if content_length is None else content_length}",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + block + b"\r\n\r\n"
-
-
-def warcinfo(part_of: str) -> bytes:
-    block = f"software: lakeforge-tests\r\nisPartOf: {part_of}\r\n".encode()
-    lines = [
-        "WARC/1.1",
-        "WARC-Type: warcinfo",
-        "WARC-Record-ID: <urn:uuid:11111111-0000-4000-8000-000000000000>",
-        "WARC-Date: 2024-05-01T00:00:00Z",
-        "Content-Type: application/warc-fields",
-        f"Content-Length: {len(block)}",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + block + b"\r\n\r\n"
-
-
-def gz(*records: bytes) -> bytes:
-    """One gzip member per record, as Common Crawl writes them."""
-    return b"".join(gzip.compress(r, mtime=0) for r in records)
-
-
-def incompressible_html(size: int, seed: int = 0) -> bytes:
-    """HTML of about ``size`` bytes that compresses only ~2× (hex of random bytes), like real pages."""
-    filler = random.Random(seed).randbytes(size // 2).hex().encode()
-    return b"<!doctype html><html><body>" + filler + b"</body></html>"
-
-
-def member(data: bytes, offset: int, length: int) -> bytes:
-    """Decompress exactly one gzip member at data[offset:offset+length]; fail if it is not exactly one."""
-    d = zlib.decompressobj(31)
-    out = d.decompress(data[offset : offset + length])
-    assert d.eof, f"bytes {offset}+{length} do not hold a complete gzip member"
-    assert d.unused_data == b"", f"bytes {offset}+{length} run past the end of one gzip member"
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -434,24 +359,8 @@ def test_generated_warc_reads_every_record_with_exact_offsets(tmp_path: Path):
 def test_gzip_bomb_stops_fast(tmp_path: Path):
     """A small good record, then one member whose header claims 3 GB and whose body is ~300 MB of zeros."""
     p = tmp_path / "bomb.warc.gz"
-    good = warc_record(0)
-    header = (
-        b"WARC/1.1\r\nWARC-Type: response\r\n"
-        b"WARC-Record-ID: <urn:uuid:b0b0b0b0-0000-4000-8000-000000000000>\r\n"
-        b"WARC-Target-URI: http://bomb.example/\r\nWARC-Date: 2024-05-01T00:00:00Z\r\n"
-        b"Content-Type: application/http;msgtype=response\r\nContent-Length: 3000000000\r\n\r\n"
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
-    )
     t0 = time.perf_counter()
-    with open(p, "wb") as fh:
-        fh.write(gz(good))
-        bomb_at = fh.tell()
-        z = zlib.compressobj(1, zlib.DEFLATED, 31)
-        fh.write(z.compress(header))
-        zeros = bytes(1 << 20)
-        for _ in range(300):
-            fh.write(z.compress(zeros))
-        fh.write(z.flush())
+    bomb_at = write_gzip_bomb(p, warc_record(0), zeros_mib=300, declared_length=3_000_000_000)
     assert time.perf_counter() - t0 < 10
     assert p.stat().st_size < 3 * (1 << 20)  # ~300 MiB of zeros in a couple of MiB
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warcgen import closed_port_url, no_proxy_env, paths_gz, serve, small_warc_gz
 
 from curation.config import IngestConfig
 from curation.warc import read_file, resolve_inputs
@@ -19,21 +16,6 @@ from curation.warc.sources import Source, read_paths_list
 
 BASE = "https://data.commoncrawl.org/"
 CC_KEY = "crawl-data/CC-MAIN-2024-22/segments/1715971057216.39/warc/CC-MAIN-20240517233122-00000.warc.gz"
-
-
-def warc_record(n: int) -> bytes:
-    body = f"<!doctype html><html><body>served page {n}</body></html>".encode()
-    block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-    head = (
-        f"WARC/1.1\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:22222222-0000-4000-8000-{n:012d}>\r\n"
-        f"WARC-Target-URI: http://example.net/{n}\r\nWARC-Date: 2024-05-0{1 + n % 9}T00:00:00Z\r\n"
-        f"Content-Type: application/http;msgtype=response\r\nContent-Length: {len(block)}\r\n\r\n"
-    ).encode()
-    return head + block + b"\r\n\r\n"
-
-
-def small_warc_gz(n: int = 4) -> bytes:
-    return b"".join(gzip.compress(warc_record(i), mtime=0) for i in range(n))
 
 
 def events(uri: str, cfg: IngestConfig | None = None):
@@ -158,32 +140,19 @@ def test_input_mistakes_raise_value_error(tmp_path: Path):
 # ------------------------------------------------------------------------------ http://127.0.0.1
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature fixed by the base class
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """urllib honours *_proxy variables; requests to 127.0.0.1 must never leave the machine."""
-    for name in ("no_proxy", "NO_PROXY"):
-        monkeypatch.setenv(name, ",".join(filter(None, [os.environ.get(name), "127.0.0.1", "localhost"])))
+    for name, value in no_proxy_env().items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A local HTTP server on 127.0.0.1 serving a folder; yields (base URL, folder)."""
+    """A local HTTP server on 127.0.0.1 serving a folder; yields (base URL ending in "/", folder)."""
     root = tmp_path_factory.mktemp("www")
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(root) as base:
+        yield base, root
 
 
 def test_read_over_http_matches_local(served, tmp_path: Path):
@@ -192,7 +161,7 @@ def test_read_over_http_matches_local(served, tmp_path: Path):
     local = tmp_path / "local.warc.gz"
     local.write_bytes(data)
     (root / "served.warc.gz").write_bytes(data)
-    url = f"{base}/served.warc.gz"
+    url = f"{base}served.warc.gz"
 
     remote_pages, remote_errors, remote_file = events(url)
     local_pages, local_errors, local_file = events(str(local))
@@ -219,7 +188,7 @@ def test_real_file_over_http(served, shared_data: Path):
     base, root = served
     src = shared_data / "warc/resiliparse/warcfile.warc.gz"
     (root / "warcfile.warc.gz").write_bytes(src.read_bytes())
-    remote, _, rfile = events(f"{base}/warcfile.warc.gz")
+    remote, _, rfile = events(f"{base}warcfile.warc.gz")
     local, _, _ = events(str(src))
     assert [p["doc_id"] for p in remote] == [p["doc_id"] for p in local]
     assert [p["record_offset"] for p in remote] == [p["record_offset"] for p in local]
@@ -228,7 +197,7 @@ def test_real_file_over_http(served, shared_data: Path):
 
 def test_http_404(served):
     base, _ = served
-    pages, errors, f = events(f"{base}/no-such-file.warc.gz")
+    pages, errors, f = events(f"{base}no-such-file.warc.gz")
     assert pages == []
     assert [e["reason"] for e in errors] == ["http_404"]
     assert f["status"] == "failed" and f["records_in"] == 1 and f["errored"] == 1
@@ -236,16 +205,13 @@ def test_http_404(served):
 
 def test_paths_list_over_http(served):
     base, root = served
-    (root / "warc.paths.gz").write_bytes(gzip.compress(f"{CC_KEY}\nhttps://example.org/x.warc.gz\n".encode()))
-    sources = resolve_inputs([f"{base}/warc.paths.gz"], BASE, timeout_s=5, retries=1)
+    paths_gz(root / "warc.paths.gz", [CC_KEY, "https://example.org/x.warc.gz"])
+    sources = resolve_inputs([f"{base}warc.paths.gz"], BASE, timeout_s=5, retries=1)
     assert sources == [Source(BASE + CC_KEY), Source("https://example.org/x.warc.gz")]
 
 
 def test_unreachable_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pages, errors, f = events(f"http://127.0.0.1:{port}/x.warc.gz", IngestConfig(http_retries=1, http_timeout_s=2))
+    pages, errors, f = events(closed_port_url("x.warc.gz"), IngestConfig(http_retries=1, http_timeout_s=2))
     assert pages == []
     assert [e["reason"] for e in errors] == ["unreachable"]
     assert f["status"] == "failed" and f["records_in"] == 1
