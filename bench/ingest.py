@@ -135,6 +135,27 @@ def read_file_loop(sources, cfg) -> tuple[int, int]:
     return records, pages
 
 
+def _read_one(args) -> tuple[int, int]:
+    from curation.warc import read_file
+
+    uri, size, cfg = args
+    records = pages = 0
+    for kind, row in read_file(uri, cfg, "bench", size):
+        if kind == "file":
+            records, pages = row["records_in"], row["written"]
+    return records, pages
+
+
+def read_file_pool(sources, cfg, processes: int) -> tuple[int, int]:
+    """The same reader over ``processes`` worker processes, one file per call: what 2 cores can do with no
+    Spark at all (the ceiling for the Spark read stage on this machine). Pool start-up is included."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(_read_one, [(s.uri, s.size, cfg) for s in sources], chunksize=1)
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
 def best_of(fn, repeat: int):
     """(result, best seconds, all seconds) over ``repeat`` runs."""
     times = []
@@ -233,6 +254,9 @@ def main(argv=None) -> int:
     p.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
     p.add_argument("--runs", type=int, default=2, help="Spark ingest runs, each into a fresh lakehouse (default 2)")
     p.add_argument("--repeat", type=int, default=3, help="single-process loops: best of this many (default 3)")
+    p.add_argument(
+        "--processes", type=int, default=2, help="processes for the multi-process read_file line (default 2)"
+    )
     p.add_argument("--driver-memory", default="4g")
     p.add_argument("--no-spark", action="store_true", help="only the single-process loops")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON (last line of stdout)")
@@ -244,15 +268,24 @@ def main(argv=None) -> int:
     from curation.warc.sources import resolve_inputs
 
     t_all = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    if load0 > 1.0:
+        log(f"WARNING: 1-min load average {load0:.2f} at start: something else may be using the CPUs")
     paths = make_inputs(args.copies, args.files)
     cfg = IngestConfig()
     sources = resolve_inputs([str(x) for x in paths], cfg.paths_base)
     stored = sum(s.size or 0 for s in sources)
 
     (fw_records, fw_responses), fw_s, fw_all = best_of(lambda: fastwarc_loop(paths), args.repeat)
-    log(f"fastwarc loop: {fw_records:,} records, {fw_responses:,} responses; runs {', '.join(f'{t:.2f}s' for t in fw_all)}")
+    log(
+        f"fastwarc loop: {fw_records:,} records, {fw_responses:,} responses; runs {', '.join(f'{t:.2f}s' for t in fw_all)}"
+    )
     (rf_records, rf_pages), rf_s, rf_all = best_of(lambda: read_file_loop(sources, cfg), args.repeat)
     log(f"read_file loop: {rf_records:,} records, {rf_pages:,} pages; runs {', '.join(f'{t:.2f}s' for t in rf_all)}")
+
+    procs = args.processes
+    (mp_records, _), mp_s, mp_all = best_of(lambda: read_file_pool(sources, cfg, procs), args.repeat)
+    log(f"read_file × {procs} processes: runs {', '.join(f'{t:.2f}s' for t in mp_all)}")
 
     peer = fw_records / fw_s
     rows = [
@@ -262,6 +295,12 @@ def main(argv=None) -> int:
             "records": rf_records,
             "seconds": rf_s,
             "records_per_s": rf_records / rf_s,
+        },
+        {
+            "method": f"lakeforge read_file, {procs} processes (no Spark)",
+            "records": mp_records,
+            "seconds": mp_s,
+            "records_per_s": mp_records / mp_s,
         },
     ]
     result = {
@@ -274,12 +313,20 @@ def main(argv=None) -> int:
             "folder": str(paths[0].parent),
         },
         "cpus": os.cpu_count(),
+        "load_average_at_start": load0,
         "fastwarc_loop": {"records": fw_records, "seconds": fw_s, "all_seconds": fw_all, "records_per_s": peer},
         "read_file_loop": {
             "records": rf_records,
             "seconds": rf_s,
             "all_seconds": rf_all,
             "records_per_s": rf_records / rf_s,
+        },
+        "read_file_pool": {
+            "processes": procs,
+            "records": mp_records,
+            "seconds": mp_s,
+            "all_seconds": mp_all,
+            "records_per_s": mp_records / mp_s,
         },
     }
     if rf_records != fw_records:
@@ -320,7 +367,7 @@ def main(argv=None) -> int:
     print(
         f"inputs: {args.files} file(s) × {args.copies} copies = {stored / 1e6:.1f} MB stored, "
         f"{fw_records:,} records, {rf_pages:,} HTML responses; {os.cpu_count()} CPU(s); "
-        f"single-process loops: best of {args.repeat}"
+        f"loops without Spark: best of {args.repeat}; load average at start {load0:.2f}"
     )
     print(table(rows, peer))
     if spark:

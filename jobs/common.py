@@ -73,7 +73,8 @@ def open_lakehouse(args: argparse.Namespace, app_name: str):
         spark, lake = lakehouse_session(spark_config(args, app_name), lakehouse_config(args))
     except SessionError as e:
         raise JobError(str(e)) from None
-    spark.sparkContext.setLogLevel("ERROR")
+    # Spark logs every failed query at ERROR on stderr; jobs report failures themselves, in one line.
+    spark.sparkContext.setLogLevel("FATAL")
     return spark, lake
 
 

@@ -16,3 +16,28 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data is absent: real-data tests need the shared data folder next to the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession for the whole run: local[2], UI off, few shuffle partitions, Delta."""
+    from curation.config import SparkConfig
+    from curation.spark.session import build_session
+    from jobs.common import prepare_environment
+
+    prepare_environment()
+    session = build_session(
+        SparkConfig(master="local[2]", app_name="lakeforge-tests", shuffle_partitions=4, driver_memory="2g")
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(spark, tmp_path):
+    """A fresh, empty lakehouse attached to the shared session."""
+    from curation.config import LakehouseConfig
+    from curation.spark.lakehouse import Lakehouse
+
+    return Lakehouse(spark, LakehouseConfig(root=str(tmp_path / "lakehouse"))).attach()

@@ -92,6 +92,8 @@ class IngestReport:
     seconds: float = 0.0
     read_seconds: float = 0.0
     errors_by_reason: Counter = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (prepare, read, dedupe, write_pages, write_errors, write_files)."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -146,6 +148,8 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
 
     t0 = time.perf_counter()
     report = IngestReport(run.run_id)
+    step = _Steps(report.timings)
+    step("prepare")
     for schema in (PAGES, INGEST_ERRORS, INGEST_FILES):
         lake.ensure(schema)
     pages_version = lake.version(PAGES.name)
@@ -186,10 +190,10 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             # read every WARC again.
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
-        t_read = time.perf_counter()
+        step("read")
         with _Progress(sc, len(todo), acc, progress):
             out.count()
-        report.read_seconds = time.perf_counter() - t_read
+        report.read_seconds = step("dedupe")
 
         # Pages: first occurrence of a doc_id in this run (by file, offset) wins; ids already in the
         # table are not written again.
@@ -211,6 +215,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
         }
         new_pages = flagged.where("_rank = 1 AND _exists IS NULL")
         expected_new = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
+        step("write_pages")
         if expected_new:
             metrics = lake.merge_new(PAGES, new_pages, meta)
             inserted = metrics.get("numTargetRowsInserted", expected_new)
@@ -220,6 +225,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
                 )
         flagged.unpersist()
 
+        step("write_errors")
         errors = out.where("kind = 'error'").select("error.*")
         report.errors_by_reason = Counter(
             {r["reason"]: r["n"] for r in errors.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
@@ -239,14 +245,33 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             file_rows.append(row)
         out.unpersist()
 
+    step("write_files")
     order = {s.uri: i for i, s in enumerate(sources)}
     file_rows.sort(key=lambda r: order.get(r["source_file"], len(order)))
     if file_rows:
         lake.append(INGEST_FILES, spark.createDataFrame(file_rows, INGEST_FILES.to_spark()), meta)
     report.files = file_rows
     report.versions = {name: lake.version(name) for name in (PAGES.name, INGEST_ERRORS.name, INGEST_FILES.name)}
+    step(None)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+class _Steps:
+    """``step("name")`` ends the previous step (returning its seconds) and starts the next."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+        self.name: str | None = None
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str | None) -> float:
+        now = time.perf_counter()
+        spent = now - self.t
+        if self.name is not None:
+            self.into[self.name] = round(self.into.get(self.name, 0.0) + spent, 3)
+        self.name, self.t = name, now
+        return spent
 
 
 class _Progress:

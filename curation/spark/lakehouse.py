@@ -111,6 +111,12 @@ class Lakehouse:
     # ------------------------------------------------------------------ versions
     def version(self, name: str) -> int | None:
         """Latest version of a table, None if it does not exist."""
+        if "://" not in self.root:
+            # Local tables: the newest commit file names the version. Delta keeps commit files for
+            # 30 days (logRetentionDuration), and checkpoints never replace the newest commit file.
+            log = Path(self.path(name)) / "_delta_log"
+            versions = [int(p.name[:20]) for p in log.glob("*.json") if p.name[:20].isdigit()]
+            return max(versions) if versions else None
         if not self.exists(name):
             return None
         from delta.tables import DeltaTable

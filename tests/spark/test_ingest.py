@@ -127,7 +127,11 @@ def test_bad_inputs_finish_reconcile_and_are_quarantined(spark, lake, warc_dir, 
 
     bad = warcgen.bad_inputs(tmp_path / "bad")
     cfg = IngestConfig(**warcgen.BAD_INPUT_LIMITS)
-    inputs = [*bad.values(), warc_dir / "resiliparse" / "clipped.warc.gz", warc_dir / "resiliparse" / "clueweb-quirk.warc.gz"]
+    inputs = [
+        *bad.values(),
+        warc_dir / "resiliparse" / "clipped.warc.gz",
+        warc_dir / "resiliparse" / "clueweb-quirk.warc.gz",
+    ]
     report = ingest(spark, lake, inputs, cfg)
     assert not report.unreconciled()
     by_file = {f["source_file"]: f for f in report.files}

@@ -1,0 +1,85 @@
+"""``lakeforge sql`` / ``tables`` / ``history`` against a real lakehouse, in process (shared session)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs import ingest as ingest_job
+from jobs import sql as sql_job
+from jobs import tables as tables_job
+from jobs.common import run_main
+
+
+@pytest.fixture
+def lakehouse(spark, shared_data, tmp_path):
+    root = tmp_path / "lh"
+    warc = shared_data / "warc"
+    args = ["--lakehouse", str(root), "--master", "local[2]"]
+    assert run_main(ingest_job.main, ["--input", str(warc / "dolma" / "sample-0001.warc.gz"), *args]) == 0
+    assert run_main(ingest_job.main, ["--input", str(warc / "resiliparse" / "warcfile.warc.gz"), *args]) == 0
+    return args
+
+
+def sql(capsys, lakehouse, *argv):
+    capsys.readouterr()
+    code = run_main(sql_job.main, [*argv, *lakehouse])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_count_time_travel_and_history(capsys, lakehouse):
+    code, out, _ = sql(capsys, lakehouse, "--format", "json", "SELECT count(*) AS n FROM pages")
+    assert code == 0 and json.loads(out) == [{"n": 31}]
+    code, out, _ = sql(capsys, lakehouse, "--format", "json", "SELECT count(*) AS n FROM pages VERSION AS OF 1")
+    assert json.loads(out) == [{"n": 15}]
+    code, out, _ = sql(capsys, lakehouse, "--format", "json", "DESCRIBE HISTORY lakeforge.pages")
+    history = json.loads(out)
+    assert [h["version"] for h in history] == [2, 1, 0]
+    meta = json.loads(history[0]["userMetadata"])
+    assert meta["job"] == "ingest" and meta["input_tables"] == {"lakeforge.pages": 1}
+    ts = history[1]["timestamp"]
+    code, out, _ = sql(capsys, lakehouse, "--format", "json", f"SELECT count(*) AS n FROM pages TIMESTAMP AS OF '{ts}'")
+    assert json.loads(out) == [{"n": 15}]
+
+
+def test_table_and_csv_formats(capsys, lakehouse):
+    code, out, _ = sql(
+        capsys, lakehouse, "SELECT host, count(*) AS n FROM pages GROUP BY host ORDER BY n DESC, host LIMIT 3"
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split("|")[0].strip() == "host" and lines[-1] == "(3 rows)"
+    code, out, _ = sql(capsys, lakehouse, "--format", "csv", "SELECT reason FROM ingest_errors")
+    assert out.strip() == "reason"  # no errors in these two files: header only
+
+
+def test_writes_need_the_flag(capsys, lakehouse):
+    code, out, err = sql(capsys, lakehouse, "DELETE FROM pages")
+    assert code == 2 and "read-only" in err and out == ""
+    code, _, _ = sql(capsys, lakehouse, "--format", "json", "SELECT count(*) AS n FROM pages")
+    code, out, _ = sql(capsys, lakehouse, "--write", "DELETE FROM pages WHERE http_status <> 200")
+    assert code == 0
+    code, out, _ = sql(
+        capsys, lakehouse, "--format", "json", "SELECT count(*) AS n FROM pages WHERE http_status <> 200"
+    )
+    assert json.loads(out) == [{"n": 0}]
+
+
+def test_bad_sql_is_one_line(capsys, lakehouse):
+    code, out, err = sql(capsys, lakehouse, "SELECT nope FROM pages")
+    ours = [line for line in err.splitlines() if line.startswith("lakeforge: error:")]
+    assert code == 2 and len(ours) == 1 and "nope" in ours[0]
+
+
+def test_tables_and_history_jobs(capsys, lakehouse):
+    capsys.readouterr()
+    assert run_main(tables_job.tables_main, ["--format", "json", *lakehouse]) == 0
+    tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)}
+    assert set(tables) == {"lakeforge.pages", "lakeforge.ingest_errors", "lakeforge.ingest_files"}
+    assert tables["lakeforge.pages"]["rows"] == 31 and tables["lakeforge.pages"]["version"] == 2
+    assert run_main(tables_job.history_main, ["pages", "--format", "json", *lakehouse]) == 0
+    hist = json.loads(capsys.readouterr().out)
+    assert [h["operation"] for h in hist] == ["MERGE", "MERGE", "CREATE TABLE"]
+    assert hist[0]["run_id"].startswith("ingest-") and hist[0]["config_hash"]
