@@ -1,0 +1,58 @@
+"""Start-up failures are one actionable line, not a Java stack trace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def lakeforge(args, env, cwd):
+    return subprocess.run(
+        [str(BIN / "lakeforge"), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("lakeforge: error:")]
+
+
+def test_missing_java(tmp_path):
+    # A PATH with every usual tool except java (and no JAVA_HOME).
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for d in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for f in Path(d).iterdir() if Path(d).is_dir() else []:
+            if f.name != "java" and not (tools / f.name).exists():
+                (tools / f.name).symlink_to(f)
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = f"{BIN}:{tools}"
+    out = lakeforge(["sql", "SELECT 1"], env, tmp_path)
+    assert out.returncode == 2
+    lines = error_lines(out.stderr)
+    assert len(lines) == 1 and "Java was not found" in lines[0], out.stderr[-2000:]
+
+
+def test_delta_jar_cannot_be_resolved(tmp_path):
+    # An Ivy setup that can only look in an empty local folder: the jar cannot be found.
+    settings = tmp_path / "ivysettings.xml"
+    settings.write_text(
+        '<ivysettings><settings defaultResolver="nowhere"/><resolvers>'
+        f'<filesystem name="nowhere"><artifact pattern="{tmp_path}/repo/[artifact].[ext]"/></filesystem>'
+        "</resolvers></ivysettings>"
+    )
+    args = [
+        "sql",
+        "SELECT 1",
+        "--conf",
+        f"spark.jars.ivySettings={settings}",
+        "--conf",
+        f"spark.jars.ivy={tmp_path / 'ivy'}",
+    ]
+    out = lakeforge(args, dict(os.environ), tmp_path)
+    assert out.returncode == 2
+    lines = error_lines(out.stderr)
+    assert len(lines) == 1 and "could not be resolved" in lines[0] and "io.delta:delta-spark_" in lines[0]
