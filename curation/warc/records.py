@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from curation.config import IngestConfig
 from curation.warc.http import decode_body
-from curation.warc.streams import StreamFault, WarcByteStream, open_source, sniff
+from curation.warc.streams import StreamFault, check_tail, open_source, sniff
 
 CRAWL_ID_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 
@@ -147,8 +147,9 @@ class FileReader:
         self.run_id = run_id
         self.result = FileResult(source_file, run_id, file_size=file_size)
         self.crawl_id = m.group(1) if (m := CRAWL_ID_IN_PATH.search(source_file)) else None
-        self._stream: WarcByteStream | None = None
         self._raw = None
+        self._head = None
+        self._budget = [cfg.max_decompressed_bytes]  # bytes the file may still expand to
 
     # ------------------------------------------------------------------ events
     def error(self, reason: str, message: str, offset: int | None = None, headers: dict | None = None) -> tuple:
@@ -173,8 +174,8 @@ class FileReader:
         try:
             yield from self._read()
         finally:
-            if self._stream is not None:
-                self.result.bytes_read = self._stream.stored_read
+            if self._head is not None:
+                self.result.bytes_read = self._head.count
             if self._raw is not None:
                 try:
                     self._raw.close()
@@ -199,43 +200,45 @@ class FileReader:
             self.result.fault = "open_failed"
             yield self.error("open_failed", f"{type(e).__name__}: {e}")
             return
-        if kind == "arc":
-            yield from self._consume(self._arc_records(head), end=lambda: head.count)
-            self.result.bytes_read = head.count
-            return
-        self._stream = WarcByteStream(
-            head,
-            gzipped=gzipped,
-            max_bytes=cfg.max_decompressed_bytes,
-            max_ratio=cfg.max_compression_ratio,
-            ratio_floor=cfg.max_record_bytes,
-        )
-        stream = self._stream
-        yield from self._consume(
-            self._fastwarc_records(), end=lambda: stream.stored_end if stream.gzipped else stream.pos
-        )
+        self._head = head
+        self._gzipped = gzipped
+        self._checkable = kind == "warc" and "://" not in self.source.removeprefix("file://")
+        records = self._arc_records(head) if kind == "arc" else self._fastwarc_records(head, gzipped)
+        yield from self._consume(records)
 
     # ------------------------------------------------------------------ record sources
-    def _fastwarc_records(self) -> Iterator[_Record]:
+    def _fastwarc_records(self, stored, gzipped: bool) -> Iterator[_Record]:
+        """fastwarc decompresses (natively: twice as fast as zlib through Python) and parses; every
+        record's bytes are pulled through :class:`_Block`, which enforces the size limits and notices a
+        record cut short (fastwarc itself ends quietly on a truncated stream)."""
         from fastwarc.warc import ArchiveIterator
 
-        stream = self._stream
-        it = ArchiveIterator(stream, parse_http=True, auto_decode="none", stream_detect=False, quirks_mode=True)
+        it = ArchiveIterator(stored, parse_http=True, auto_decode="none", quirks_mode=True)
+        truncated = "truncated_gzip" if gzipped else "truncated_record"
         for rec in it:
             headers = dict(rec.headers.items())
             http = rec.http_headers if rec.is_http else None
+            block = _Block(rec.reader, rec.content_length, rec.stream_pos, stored, self.cfg, self._budget)
             yield _Record(
                 rtype=str(rec.record_type),
                 pos=rec.stream_pos,
-                offset=stream.stored_offset(rec.stream_pos),
+                offset=rec.stream_pos,
                 headers=headers,
                 declared_length=_int(headers.get("Content-Length")),
                 status=http.status_code if http is not None else None,
                 content_type=(rec.http_content_type or None) if http is not None else None,
                 charset=rec.http_charset if http is not None else None,
                 is_http=http is not None,
-                read_payload=lambda cap, r=rec, h=http: _read_http_body(r.reader, h, cap),
+                read_payload=lambda cap, b=block, h=http: _decoded_body(b, h, cap),
             )
+            block.drain()  # what the record's outcome did not need, still decompressed under the limits
+            if block.total < block.expected:
+                raise StreamFault(
+                    truncated,
+                    f"the stream ends {block.expected - block.total} bytes before the end of the record "
+                    f"at byte {rec.stream_pos}",
+                    rec.stream_pos,
+                )
 
     def _arc_records(self, head) -> Iterator[_Record]:
         # ARC (the pre-WARC format) is rare enough that warcio's pure-Python reader is fine. warcio
@@ -266,8 +269,14 @@ class FileReader:
             )
 
     # ------------------------------------------------------------------ the loop
-    def _consume(self, records: Iterator[_Record], end) -> Iterator[tuple[str, dict]]:
-        """Give every record exactly one outcome; ``end()`` is the stored offset past the last record."""
+    def _tail(self, last: _Record) -> tuple[int | None, StreamFault | None]:
+        """End of the last parsed record and any fault after it (local WARC files; see check_tail)."""
+        if not self._checkable or last.offset is None:
+            return None, None
+        return check_tail(self.source.removeprefix("file://"), self._gzipped, last.offset, self.cfg.max_record_bytes)
+
+    def _consume(self, records: Iterator[_Record]) -> Iterator[tuple[str, dict]]:
+        """Give every record exactly one outcome: page, skipped with a reason, or error."""
         res = self.result
         pending: tuple | None = None  # the previous record's outcome, waiting for its stored length
         current: _Record | None = None  # counted in records_in, outcome not decided yet
@@ -293,24 +302,29 @@ class FileReader:
                 # between records, but inside the previous record's bytes: that record is the casualty
                 yield from self._finish(("error", pending[1], fault.reason, fault.message), None)
             else:  # between records: the unreadable rest counts as one record in, one errored
+                end = None
                 if pending is not None:
-                    yield from self._finish(pending, next_offset=fault.offset)
+                    end, located = self._tail(pending[1])
+                    if located is not None and located.offset == end:  # the parser's complaint, placed exactly
+                        fault = located
+                    yield from self._finish(pending, next_offset=end)
                 res.records_in += 1
-                offset = fault.offset
-                if offset is None and self._stream is not None:
-                    offset = self._stream.stored_read
-                yield self.error(fault.reason, fault.message, offset)
+                if fault.reason == "malformed_warc" and "decompress" in fault.message.lower():
+                    fault = StreamFault("corrupt_gzip", fault.message, fault.offset)
+                res.fault = fault.reason
+                yield self.error(fault.reason, fault.message, fault.offset)
             return
         if pending is None:
             return
-        stream = self._stream
-        last = pending[1]
-        short = _cut_short(last, stream.pos) if stream is not None else None
-        if short:
-            # fastwarc ends quietly on a short file; the header said how long the record was.
-            res.fault = "truncated_record"
-            pending = ("error", last, "truncated_record", short)
-        yield from self._finish(pending, next_offset=end())
+        end, fault = self._tail(pending[1])
+        if fault is not None and fault.offset == pending[1].offset:  # the last record itself is cut
+            res.fault = fault.reason
+            pending = ("error", pending[1], fault.reason, fault.message)
+        yield from self._finish(pending, next_offset=end if end is not None else self._head.count)
+        if fault is not None and fault.offset != pending[1].offset:  # bytes after it: one more record, errored
+            res.records_in += 1
+            res.fault = fault.reason
+            yield self.error(fault.reason, fault.message, fault.offset)
 
     def _outcome(self, rec: _Record) -> tuple:
         """Decide what a record becomes: ("page", row) / ("skip", reason) / ("error", reason, msg)."""
@@ -406,25 +420,6 @@ def _int(value) -> int | None:
         return None
 
 
-def _cut_short(rec: _Record, stream_end: int) -> str | None:
-    """Why the last record of a WARC stream that ends at ``stream_end`` is incomplete; None when it is not.
-
-    The record's block starts after its header block and is Content-Length bytes long. The header block
-    is at least as long as its parsed lines written as tightly as possible (``WARC/1.0``, ``name:value``,
-    one-byte line ends, blank line), so a stream ending before that lower bound is cut short. A last
-    record with no Content-Length at all had its header block cut.
-    """
-    if rec.declared_length is None:
-        return "file ends inside the header of the last record (no valid Content-Length)"
-    header_min = len("WARC/1.0\n") + sum(len(k) + len(v or "") + 2 for k, v in rec.headers.items()) + 1
-    missing = rec.pos + header_min + rec.declared_length - stream_end
-    if missing <= 0:
-        return None
-    return (
-        f"file ends at least {missing} bytes before the end of the last record (Content-Length {rec.declared_length})"
-    )
-
-
 def _split_content_type(value: str | None) -> tuple[str | None, str | None]:
     if not value:
         return None, None
@@ -437,9 +432,65 @@ def _split_content_type(value: str | None) -> tuple[str | None, str | None]:
     return mime.strip().lower() or None, charset
 
 
-def _read_http_body(reader, http_headers, cap: int) -> tuple[bytes, int, bool]:
-    """Whole body as stored (bounded by the record size check), decoded, capped."""
-    raw = reader.read() if reader is not None else b""
+class _Block:
+    """The rest of one record's bytes, read in chunks under the file's limits.
+
+    ``read(n)`` keeps up to n bytes; ``drain()`` discards the rest. Both stop the file with a
+    StreamFault when the record expands beyond ``max_compression_ratio`` times the stored bytes it came
+    from (after ``max_record_bytes``): a gzip bomb costs bounded work, not unbounded time.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, reader, expected: int, stored_start: int, stored, cfg: IngestConfig, budget: list[int]):
+        self.reader = reader
+        self.expected = expected or 0
+        self.stored_start = stored_start
+        self.stored = stored  # counts stored bytes handed to the parser so far
+        self.cfg = cfg
+        self.budget = budget
+        self.total = 0
+
+    def _chunk(self, n: int) -> bytes:
+        data = self.reader.read(n) if self.reader is not None else b""
+        self.total += len(data)
+        self.budget[0] -= len(data)
+        if self.budget[0] < 0:
+            raise StreamFault(
+                "decompression_limit",
+                f"file expands beyond max_decompressed_bytes {self.cfg.max_decompressed_bytes}",
+                self.stored_start,
+            )
+        stored = max(1, self.stored.count - self.stored_start)
+        if self.total > self.cfg.max_record_bytes and self.total > self.cfg.max_compression_ratio * stored:
+            raise StreamFault(
+                "decompression_bomb",
+                f"the record at byte {self.stored_start} expanded to {self.total} bytes from at most {stored} "
+                f"stored bytes (ratio above {self.cfg.max_compression_ratio:g})",
+                self.stored_start,
+            )
+        return data
+
+    def read(self, keep: int) -> bytes:
+        parts = []
+        want = keep
+        while want > 0:
+            data = self._chunk(min(self.CHUNK, want))
+            if not data:
+                break
+            parts.append(data)
+            want -= len(data)
+        return b"".join(parts)
+
+    def drain(self) -> None:
+        while self._chunk(self.CHUNK):
+            pass
+
+
+def _decoded_body(block: _Block, http_headers, cap: int) -> tuple[bytes, int, bool]:
+    """The HTTP body as stored (up to max_record_bytes), decoded and capped: (body, stored length, cut)."""
+    raw = block.read(block.cfg.max_record_bytes)
+    block.drain()
     if http_headers is None:
         return raw[:cap], len(raw), len(raw) > cap
     body, truncated = decode_body(raw, http_headers.get("Transfer-Encoding"), http_headers.get("Content-Encoding"), cap)

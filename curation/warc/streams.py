@@ -4,11 +4,8 @@ Everything here is forward-only, so an http(s) or s3 body streams exactly like a
 is never held in memory. Faults are raised as :class:`StreamFault` with a machine-readable ``reason``;
 the record reader turns them into quarantine rows.
 
-Why decompress in Python instead of letting fastwarc do it: we need (1) the compressed offset and
-length of every gzip member, so a row can point at the exact bytes to re-read (what Common Crawl's
-index calls offset/length), (2) hard limits that stop a gzip bomb after a bounded amount of work,
-and (3) an error when the stream ends inside a member (fastwarc ends silently). zlib does the work
-either way; the Python layer only moves 64 KiB chunks.
+fastwarc decompresses and parses; the stored bytes reach it through :class:`_Prefixed`, which counts
+them, so the reader can bound how far a record may expand (gzip bombs) and measure record lengths.
 """
 
 from __future__ import annotations
@@ -101,7 +98,12 @@ def _open_s3(uri: str) -> io.RawIOBase:
 
 
 class _Prefixed(io.RawIOBase):
-    """``prefix`` bytes, then the rest of ``raw``: lets us sniff a stream that cannot seek back."""
+    """``prefix`` bytes, then the rest of ``raw``: lets us sniff a stream that cannot seek back.
+
+    ``count`` is the number of stored bytes handed out so far, which is how the reader measures
+    compression ratios and the length of the last record. Forward only: ``seek`` answers where it is
+    (fastwarc asks) and refuses to move.
+    """
 
     def __init__(self, prefix: bytes, raw):
         self._prefix = prefix
@@ -111,10 +113,23 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (whence == io.SEEK_CUR and offset == 0) or (whence == io.SEEK_SET and offset == self.count):
+            return self.count
+        raise io.UnsupportedOperation("forward-only stream")
+
     def read(self, n: int = -1) -> bytes:
         if self._prefix:
             out = self._prefix if n < 0 else self._prefix[:n]
             self._prefix = self._prefix[len(out) :]
+            if n < 0:
+                out += self._raw.read()
         else:
             out = self._raw.read() if n < 0 else self._raw.read(n)
         self.count += len(out)
@@ -124,128 +139,6 @@ class _Prefixed(io.RawIOBase):
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
-
-
-class WarcByteStream(io.RawIOBase):
-    """Decompressed bytes of a (possibly gzip-member-per-record) file, forward only, with limits.
-
-    ``stored_offset(pos)`` maps an uncompressed position that starts a gzip member to the member's
-    offset in the stored file; ``stored_end`` is the stored offset just past the last complete member.
-    """
-
-    def __init__(self, raw, *, gzipped: bool, max_bytes: int, max_ratio: float, ratio_floor: int):
-        self._raw = raw
-        self.gzipped = gzipped
-        self._max_bytes = max_bytes
-        self._max_ratio = max_ratio
-        self._ratio_floor = ratio_floor
-        self._buf = b""
-        self._pending = b""  # compressed input not yet fed to zlib
-        self._z = zlib.decompressobj(31) if gzipped else None
-        self.stored_read = 0  # bytes taken from the stored file
-        self.pos = 0  # uncompressed bytes handed out
-        self._produced = 0  # uncompressed bytes produced (handed out + buffered)
-        self._member_in = 0  # stored bytes of the current member fed so far
-        self._member_out = 0
-        self._member_start_stored = 0
-        self._member_starts: dict[int, int] = {0: 0}  # uncompressed start → stored start
-        self.stored_end = 0
-
-    # io plumbing
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def tell(self) -> int:
-        return self.pos
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = 1 << 62
-        while not self._buf:
-            if not self._fill():
-                return b""
-        out = self._buf[:n]
-        self._buf = self._buf[len(out) :]
-        self.pos += len(out)
-        return out
-
-    def stored_offset(self, pos: int) -> int | None:
-        if not self.gzipped:
-            return pos
-        return self._member_starts.get(pos)
-
-    def _take_raw(self) -> bytes:
-        chunk = self._raw.read(CHUNK)
-        self.stored_read += len(chunk)
-        return chunk
-
-    def _fill(self) -> bool:
-        """Put more uncompressed bytes in the buffer; False at a clean end of stream."""
-        if not self.gzipped:
-            chunk = self._take_raw()
-            if not chunk:
-                self.stored_end = self.stored_read
-                return False
-            self._account(len(chunk))
-            self._buf = chunk
-            return True
-        if not self._pending:
-            self._pending = self._take_raw()
-            if not self._pending:
-                if self._member_in:
-                    raise StreamFault(
-                        "truncated_gzip",
-                        f"stream ended inside the gzip member starting at byte {self._member_start_stored}",
-                        self._member_start_stored,
-                    )
-                return False
-        fed = self._pending
-        try:
-            out = self._z.decompress(fed, CHUNK)
-        except zlib.error as e:
-            offset = self._member_start_stored
-            at_member_start = self._member_in == 0 and self._member_out == 0
-            # Only bytes that do not even start like gzip are trailing garbage; a member that has a gzip
-            # header but a broken deflate stream is corrupt (more members may follow it).
-            if at_member_start and self.pos > 0 and not fed.startswith(GZIP_MAGIC):
-                raise StreamFault(
-                    "trailing_garbage", f"bytes after the last gzip member are not gzip ({e})", offset
-                ) from None
-            raise StreamFault("corrupt_gzip", f"gzip member at byte {offset}: {e}", offset) from None
-        leftover = self._z.unconsumed_tail if not self._z.eof else self._z.unused_data
-        used = len(fed) - len(leftover)
-        self._member_in += used
-        self._pending = leftover
-        self._member_out += len(out)
-        self._account(len(out))
-        if self._member_out > self._ratio_floor and self._member_out > self._max_ratio * max(1, self._member_in):
-            raise StreamFault(
-                "decompression_bomb",
-                f"gzip member at byte {self._member_start_stored} expanded {self._member_out} bytes from "
-                f"{self._member_in} (ratio above {self._max_ratio:g})",
-                self._member_start_stored,
-            )
-        self._buf = out
-        if self._z.eof:  # member finished: the next one starts right here
-            self._member_start_stored += self._member_in
-            self.stored_end = self._member_start_stored
-            self._member_in = self._member_out = 0
-            self._z = zlib.decompressobj(31)
-            self._member_starts[self._produced] = self._member_start_stored
-        return True
-
-    def _account(self, n: int) -> None:
-        self._produced += n
-        if self._produced > self._max_bytes:
-            raise StreamFault("decompression_limit", f"file expands beyond {self._max_bytes} bytes", self.stored_read)
 
 
 def sniff(raw) -> tuple[str, bool, object]:
@@ -279,3 +172,82 @@ def sniff(raw) -> tuple[str, bool, object]:
         shown = start[:24].decode("latin-1").encode("unicode_escape").decode()
         raise StreamFault("not_a_warc", f"does not start with a WARC or ARC header (starts {shown!r})", 0)
     return kind, gzipped, _Prefixed(head, raw)
+
+
+def check_tail(path: str, gzipped: bool, last_offset: int, max_bytes: int) -> tuple[int | None, StreamFault | None]:
+    """Where the last record that parsed ends in a local file, and what (if anything) is wrong after it.
+
+    fastwarc ends quietly when a file stops inside a record header or is followed by junk, so the reader
+    asks this once per file, reading only the last record again. Returns ``(end, fault)``: ``end`` is
+    the stored offset just past that record (None when it cannot be told within ``max_bytes``), and
+    ``fault`` is a ``truncated_gzip`` / ``truncated_record`` for that record, or a ``corrupt_gzip`` /
+    ``trailing_garbage`` / ``truncated_record`` at ``end`` for the bytes after it.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115
+    except OSError:
+        return None, None
+    with f:
+        f.seek(last_offset)
+        if gzipped:
+            return _gzip_tail(f, last_offset, max_bytes)
+        return _plain_tail(f, last_offset, max_bytes)
+
+
+def _gzip_tail(f, start: int, max_bytes: int) -> tuple[int | None, StreamFault | None]:
+    d = zlib.decompressobj(31)
+    consumed = produced = 0
+    while not d.eof:
+        chunk = f.read(CHUNK)
+        if not chunk:
+            return None, StreamFault("truncated_gzip", f"the gzip member at byte {start} is cut short", start)
+        try:
+            produced += len(d.decompress(chunk, max_bytes))
+        except zlib.error as e:
+            return None, StreamFault("corrupt_gzip", f"gzip member at byte {start}: {e}", start)
+        if d.unconsumed_tail or produced > max_bytes:
+            return None, None  # too large to check here; fastwarc already read it
+        consumed += len(chunk) - len(d.unused_data)
+    end = start + consumed
+    rest = d.unused_data + f.read(64)
+    if not rest:
+        return end, None
+    if rest[:2] == GZIP_MAGIC:
+        return end, StreamFault("corrupt_gzip", f"the gzip member at byte {end} cannot be read", end)
+    return end, StreamFault("trailing_garbage", f"bytes after the last gzip member (at byte {end}) are not gzip", end)
+
+
+def _plain_tail(f, start: int, max_bytes: int) -> tuple[int | None, StreamFault | None]:
+    head = f.read(min(max_bytes, 1 << 20))
+    sep = head.find(b"\r\n\r\n")
+    if sep < 0:
+        return None, StreamFault(
+            "truncated_record", f"the file ends inside the header of the record at byte {start}", start
+        )
+    length = None
+    for line in head[:sep].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip()) if value.strip().isdigit() else None
+    if length is None:
+        return None, None
+    block_end = start + sep + 4 + length
+    f.seek(0, io.SEEK_END)
+    size = f.tell()
+    if size < block_end:
+        return None, StreamFault(
+            "truncated_record",
+            f"the file ends {block_end - size} bytes before the end of the record at byte {start}",
+            start,
+        )
+    f.seek(block_end)
+    rest = f.read(1 << 16)
+    stripped = rest.lstrip(b"\r\n")
+    end = block_end + (len(rest) - len(stripped))
+    if not stripped:
+        return end, None
+    if stripped.startswith(b"WARC/"):
+        return end, StreamFault("truncated_record", f"the file ends inside the header of the record at byte {end}", end)
+    return end, StreamFault(
+        "trailing_garbage", f"bytes after the last record (at byte {end}) are not a WARC record", end
+    )

@@ -1,4 +1,4 @@
-"""curation.warc.streams: opening sources, sniffing them, and decompressing with offsets and limits."""
+"""curation.warc.streams: opening sources, sniffing them, counting stored bytes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from curation.warc.streams import (
-    CHUNK,
     StreamFault,
-    WarcByteStream,
+    _Prefixed,
     commoncrawl_https,
     open_source,
     sniff,
@@ -39,26 +38,6 @@ class Trickle(io.RawIOBase):
         out = self._data[self._pos : self._pos + n]
         self._pos += len(out)
         return out
-
-
-def stream_of(
-    data: bytes,
-    *,
-    gzipped: bool,
-    max_bytes: int = 1 << 40,
-    max_ratio: float = 200.0,
-    ratio_floor: int = 1 << 20,
-    step: int | None = None,
-) -> WarcByteStream:
-    raw = io.BytesIO(data) if step is None else Trickle(data, step)
-    return WarcByteStream(raw, gzipped=gzipped, max_bytes=max_bytes, max_ratio=max_ratio, ratio_floor=ratio_floor)
-
-
-def read_all(s: WarcByteStream, n: int = 4096) -> bytes:
-    out = bytearray()
-    while chunk := s.read(n):
-        out += chunk
-    return bytes(out)
 
 
 def fault(fn) -> StreamFault:
@@ -164,104 +143,9 @@ def test_prefixed_readinto():
     assert s.read() == WARC_HEAD[10:] + b"tail"
 
 
-# ---------------------------------------------------------------------------------- WarcByteStream
-
-
-def _members(n: int, size: int = 3000) -> list[bytes]:
-    rng = random.Random(7)
-    return [f"WARC/1.1 member {i}\r\n".encode() + rng.randbytes(size).hex().encode() for i in range(n)]
-
-
-@pytest.mark.parametrize("step", [None, 3, 100_000], ids=["bytesio", "3-byte-reads", "big-reads"])
-def test_gzip_members_map_to_stored_offsets(step):
-    payloads = _members(4)
-    compressed = [gzip.compress(p, mtime=0) for p in payloads]
-    data = b"".join(compressed)
-    s = stream_of(data, gzipped=True, step=step)
-    assert read_all(s, 777) == b"".join(payloads)
-    upos = spos = 0
-    for p, c in zip(payloads, compressed, strict=True):
-        assert s.stored_offset(upos) == spos
-        assert s.stored_offset(upos + 1) is None  # not a member start
-        upos += len(p)
-        spos += len(c)
-    assert s.stored_end == s.stored_read == len(data)
-    assert s.pos == s.tell() == upos
-    assert s.read(10) == b""  # stays at the end
-
-
-def test_plain_stream_offsets_are_positions():
-    data = b"".join(_members(3))
-    s = stream_of(data, gzipped=False)
-    assert read_all(s) == data
-    assert s.stored_offset(12345) == 12345
-    assert s.stored_end == len(data) and not s.seekable() and s.readable()
-
-
-def test_read_honours_n_and_readinto_works():
-    payload = b"".join(_members(2))
-    s = stream_of(gzip.compress(payload), gzipped=True)
-    assert s.read(5) == payload[:5]
-    buffered = io.BufferedReader(s, buffer_size=1000)
-    assert buffered.read() == payload[5:]
-
-
-def test_read_minus_one_returns_what_is_buffered():
-    payload = b"x" * (3 * CHUNK)
-    s = stream_of(gzip.compress(payload), gzipped=True)
-    first = s.read(-1)
-    assert 0 < len(first) <= CHUNK
-    assert first + read_all(s) == payload
-
-
-def test_truncated_gzip():
-    payloads = _members(3)
-    data = b"".join(gzip.compress(p) for p in payloads)
-    last_start = len(data) - len(gzip.compress(payloads[2]))
-    s = stream_of(data[:-50], gzipped=True)
-    e = fault(lambda: read_all(s))
-    assert e.reason == "truncated_gzip"
-    assert e.offset == last_start
-    assert s.stored_end == last_start  # end of the last complete member
-
-
-def test_trailing_garbage_versus_corrupt_member():
-    good = b"".join(gzip.compress(p) for p in _members(2))
-    e = fault(lambda: read_all(stream_of(good + b"\x00" * 64, gzipped=True)))
-    assert (e.reason, e.offset) == ("trailing_garbage", len(good))
-    broken = bytearray(gzip.compress(_members(1)[0]))
-    broken[15:40] = b"\xff" * 25
-    e = fault(lambda: read_all(stream_of(good + bytes(broken), gzipped=True)))
-    assert (e.reason, e.offset) == ("corrupt_gzip", len(good))
-
-
-def test_corrupt_first_member():
-    broken = bytearray(gzip.compress(_members(1)[0]))
-    broken[15:40] = b"\xff" * 25
-    e = fault(lambda: read_all(stream_of(bytes(broken), gzipped=True)))
-    assert (e.reason, e.offset) == ("corrupt_gzip", 0)
-
-
-def test_decompression_limit():
-    payload = b"".join(_members(5))
-    for gzipped, data in [(True, gzip.compress(payload)), (False, payload)]:
-        s = stream_of(data, gzipped=gzipped, max_bytes=10_000)
-        e = fault(lambda s=s: read_all(s))
-        assert e.reason == "decompression_limit"
-        assert s.pos <= 10_000 + CHUNK
-
-
-def test_ratio_guard_needs_both_floor_and_ratio():
-    zeros = gzip.compress(bytes(5 << 20))  # ratio ~1000
-    e = fault(lambda: read_all(stream_of(zeros, gzipped=True, max_ratio=50, ratio_floor=1 << 20)))
-    assert (e.reason, e.offset) == ("decompression_bomb", 0)
-    # below the floor the ratio is not checked; with a high enough ratio allowance nothing trips
-    assert len(read_all(stream_of(zeros, gzipped=True, max_ratio=50, ratio_floor=6 << 20))) == 5 << 20
-    assert len(read_all(stream_of(zeros, gzipped=True, max_ratio=5000, ratio_floor=1 << 20))) == 5 << 20
-
-
-def test_ratio_is_per_member():
-    # many members that each expand 100x: the file expands 100x, but no single member passes the floor
-    member = gzip.compress(bytes(200_000))
-    s = stream_of(member * 30, gzipped=True, max_ratio=50, ratio_floor=1 << 20)
-    assert len(read_all(s)) == 30 * 200_000
+def test_prefixed_counts_and_only_answers_where_it_is():
+    p = _Prefixed(b"abc", io.BytesIO(b"defgh"))
+    assert p.read(2) == b"ab" and p.tell() == 2 and p.seek(0, io.SEEK_CUR) == 2 and p.seek(2) == 2
+    assert p.read() == b"cdefgh" and p.count == 8
+    with pytest.raises(io.UnsupportedOperation):
+        p.seek(0)
