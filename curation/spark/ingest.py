@@ -121,7 +121,7 @@ class IngestReport:
 def files_to_skip(lake, sources: list[Source]) -> set[str]:
     """Files an earlier run read completely or partially (same size when known): reading them again
     would give the same rows. Files that failed to open are retried."""
-    if not lake.exists(INGEST_FILES.name):
+    if not lake.version(INGEST_FILES.name):  # missing, or only its empty version 0
         return set()
     done = (
         lake.spark.table(lake.fq(INGEST_FILES.name))
@@ -195,36 +195,46 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             out.count()
         report.read_seconds = step("dedupe")
 
-        # Pages: first occurrence of a doc_id in this run (by file, offset) wins; ids already in the
-        # table are not written again.
+        # Pages: the first occurrence of a doc_id in this run (by file, offset) wins, and ids already in
+        # the table are not written again. Decided on the keys alone, so payloads never shuffle: the
+        # rows to drop are usually few, and Spark broadcasts them into an anti-join.
         pages = out.where("kind = 'page'").select("page.*")
+        key = ["source_file", "record_offset", "doc_id"]
         first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
-        ranked = pages.withColumn("_rank", F.row_number().over(first))
         existing = lake.read(PAGES.name, pages_version).select("doc_id").withColumn("_exists", F.lit(True))
-        flagged = ranked.join(existing, "doc_id", "left")
-        flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)  # why: counted per file, then merged
+        keys = (
+            pages.select(*key)
+            .withColumn("_rank", F.row_number().over(first))
+            .join(existing, "doc_id", "left")
+            .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
+            .persist(StorageLevel.MEMORY_AND_DISK)  # why: counted per file, then used to filter the rows
+        )
         per_file = {
             r["source_file"]: r
-            for r in flagged.groupBy("source_file")
+            for r in keys.groupBy("source_file")
             .agg(
                 F.count(F.lit(1)).alias("emitted"),
                 F.sum(F.when(F.col("_rank") > 1, 1).otherwise(0)).alias("dup_in_run"),
-                F.sum(F.when((F.col("_rank") == 1) & F.col("_exists"), 1).otherwise(0)).alias("already"),
+                F.sum(F.when((F.col("_rank") == 1) & F.col("_exists").isNotNull(), 1).otherwise(0)).alias("already"),
             )
             .collect()
         }
-        new_pages = flagged.where("_rank = 1 AND _exists IS NULL")
         expected_new = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
         step("write_pages")
         if expected_new:
-            metrics = lake.merge_new(PAGES, new_pages, meta)
-            inserted = metrics.get("numTargetRowsInserted", expected_new)
-            if inserted != expected_new:
+            drop = keys.where("_drop").select(*key)
+            cond = [pages[c].eqNullSafe(drop[c]) for c in key]
+            new_pages = pages.join(drop, cond, "left_anti")
+            # An append, not a MERGE: the anti-join above already ran against the version read at the
+            # start. A concurrent writer in between is detected below, not silently merged.
+            lake.append(PAGES, new_pages, meta)
+            written = lake.version(PAGES.name)
+            if written != (pages_version or 0) + 1:
                 report.warnings.append(
-                    f"pages: {expected_new} new rows expected, {inserted} inserted (a concurrent writer?)"
+                    f"pages: another writer committed between version {pages_version} and this run's commit "
+                    f"(v{written}); check for duplicate doc_ids"
                 )
-        flagged.unpersist()
-
+        keys.unpersist()
         step("write_errors")
         errors = out.where("kind = 'error'").select("error.*")
         report.errors_by_reason = Counter(

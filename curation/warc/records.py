@@ -208,30 +208,47 @@ class FileReader:
 
     # ------------------------------------------------------------------ record sources
     def _fastwarc_records(self, stored, gzipped: bool) -> Iterator[_Record]:
-        """fastwarc decompresses (natively: twice as fast as zlib through Python) and parses; every
-        record's bytes are pulled through :class:`_Block`, which enforces the size limits and notices a
-        record cut short (fastwarc itself ends quietly on a truncated stream)."""
-        from fastwarc.warc import ArchiveIterator
+        """fastwarc decompresses (natively: twice as fast as zlib through Python) and parses.
 
+        A record's work is bounded by its Content-Length: within ``max_record_bytes`` fastwarc reads or
+        skips it natively; beyond (or without a length) its bytes are pulled through :class:`_Block`,
+        which stops a gzip bomb after bounded work. Records whose bytes were read are checked for being
+        cut short (fastwarc itself ends quietly on a truncated stream; ``check_tail`` covers the rest).
+        """
+        from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+        cfg = self.cfg
         it = ArchiveIterator(stored, parse_http=True, auto_decode="none", quirks_mode=True)
         truncated = "truncated_gzip" if gzipped else "truncated_record"
+        wanted = (WarcRecordType.response, WarcRecordType.warcinfo)
         for rec in it:
-            headers = dict(rec.headers.items())
-            http = rec.http_headers if rec.is_http else None
-            block = _Block(rec.reader, rec.content_length, rec.stream_pos, stored, self.cfg, self._budget)
+            rtype = rec.record_type
+            remaining = rec.content_length
+            if rtype in wanted:
+                headers = dict(rec.headers.items())  # one call: HeaderMap.get costs ~2 µs each
+                declared = _int(headers.get("Content-Length"))
+                http = rec.http_headers if rec.is_http else None
+            else:  # most records (requests, metadata) are only counted: touch as little as possible
+                headers, declared, http = rec.headers, remaining, None
+            bounded = declared is not None and declared <= cfg.max_record_bytes
+            block = _Block(rec.reader, remaining, rec.stream_pos, stored, cfg, self._budget, bounded)
             yield _Record(
-                rtype=str(rec.record_type),
+                rtype=str(rtype),
                 pos=rec.stream_pos,
                 offset=rec.stream_pos,
                 headers=headers,
-                declared_length=_int(headers.get("Content-Length")),
+                declared_length=declared,
                 status=http.status_code if http is not None else None,
                 content_type=(rec.http_content_type or None) if http is not None else None,
                 charset=rec.http_charset if http is not None else None,
                 is_http=http is not None,
                 read_payload=lambda cap, b=block, h=http: _decoded_body(b, h, cap),
             )
-            block.drain()  # what the record's outcome did not need, still decompressed under the limits
+            if not bounded:
+                block.drain()  # under the ratio guard
+            elif not block.total:
+                block.charge(remaining)  # fastwarc skips it natively; it still counts against the file's limit
+                continue
             if block.total < block.expected:
                 raise StreamFault(
                     truncated,
@@ -442,8 +459,9 @@ class _Block:
 
     CHUNK = 1 << 20
 
-    def __init__(self, reader, expected: int, stored_start: int, stored, cfg: IngestConfig, budget: list[int]):
+    def __init__(self, reader, expected, stored_start, stored, cfg: IngestConfig, budget: list[int], bounded=False):
         self.reader = reader
+        self.bounded = bounded  # Content-Length known and within max_record_bytes: one read, no guard
         self.expected = expected or 0
         self.stored_start = stored_start
         self.stored = stored  # counts stored bytes handed to the parser so far
@@ -454,13 +472,7 @@ class _Block:
     def _chunk(self, n: int) -> bytes:
         data = self.reader.read(n) if self.reader is not None else b""
         self.total += len(data)
-        self.budget[0] -= len(data)
-        if self.budget[0] < 0:
-            raise StreamFault(
-                "decompression_limit",
-                f"file expands beyond max_decompressed_bytes {self.cfg.max_decompressed_bytes}",
-                self.stored_start,
-            )
+        self.charge(len(data))
         stored = max(1, self.stored.count - self.stored_start)
         if self.total > self.cfg.max_record_bytes and self.total > self.cfg.max_compression_ratio * stored:
             raise StreamFault(
@@ -471,7 +483,26 @@ class _Block:
             )
         return data
 
+    def charge(self, n: int) -> None:
+        """Count ``n`` bytes read elsewhere against the file's decompression budget."""
+        self.budget[0] -= n
+        if self.budget[0] < 0:
+            raise StreamFault(
+                "decompression_limit",
+                f"file expands beyond max_decompressed_bytes {self.cfg.max_decompressed_bytes}",
+                self.stored_start,
+            )
+
     def read(self, keep: int) -> bytes:
+        if self.bounded:
+            # read() sizes its buffer to what is left; read(keep) would allocate ``keep`` bytes first
+            if self.reader is None:
+                data = b""
+            else:
+                data = self.reader.read() if keep >= self.expected else self.reader.read(keep)
+            self.total += len(data)
+            self.charge(len(data))
+            return data
         parts = []
         want = keep
         while want > 0:

@@ -81,5 +81,5 @@ def test_tables_and_history_jobs(capsys, lakehouse):
     assert tables["lakeforge.pages"]["rows"] == 31 and tables["lakeforge.pages"]["version"] == 2
     assert run_main(tables_job.history_main, ["pages", "--format", "json", *lakehouse]) == 0
     hist = json.loads(capsys.readouterr().out)
-    assert [h["operation"] for h in hist] == ["MERGE", "MERGE", "CREATE TABLE"]
+    assert [h["operation"] for h in hist] == ["WRITE", "WRITE", "CREATE TABLE"]
     assert hist[0]["run_id"].startswith("ingest-") and hist[0]["config_hash"]

@@ -70,7 +70,7 @@ def test_commit_records_run_metadata(spark, lake, warc_dir):
     cfg = IngestConfig()
     report = ingest(spark, lake, [warc_dir / "whirlwind" / "whirlwind.warc.gz"], cfg)
     last = lake.history("pages", 1).first()
-    assert last["operation"] == "MERGE"
+    assert last["operation"] == "WRITE"
     meta = json.loads(last["userMetadata"])
     assert meta["run_id"] == report.run_id
     assert meta["config_hash"] == config_hash(cfg)
@@ -106,7 +106,7 @@ def test_rerun_adds_nothing_and_new_input_appends_a_version(spark, lake, warc_di
     # Time travel: the earlier version is still there to read.
     assert spark.sql(f"SELECT count(*) AS n FROM pages VERSION AS OF {v1}").first()["n"] == 37
     hist = spark.sql("DESCRIBE HISTORY pages").select("version", "operation").collect()
-    assert [r["operation"] for r in hist][:2] == ["MERGE", "MERGE"]
+    assert [r["operation"] for r in hist][:2] == ["WRITE", "WRITE"]
 
 
 def test_same_records_in_two_files_are_written_once(spark, lake, warc_dir, tmp_path):
