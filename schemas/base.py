@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Type names → (Spark DDL, Arrow factory name). Nested types are spelled the Spark way.
-_SCALARS = {
-    "string": "STRING",
-    "long": "BIGINT",
-    "int": "INT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "binary": "BINARY",
-    "timestamp": "TIMESTAMP",
+# The type vocabulary: name → (SQL DDL, Spark type from pyspark.sql.types, Arrow type from pyarrow).
+# Timestamps are microseconds in UTC, as Spark stores them.
+_TYPES = {
+    "string": ("STRING", lambda T: T.StringType(), lambda pa: pa.string()),
+    "long": ("BIGINT", lambda T: T.LongType(), lambda pa: pa.int64()),
+    "int": ("INT", lambda T: T.IntegerType(), lambda pa: pa.int32()),
+    "double": ("DOUBLE", lambda T: T.DoubleType(), lambda pa: pa.float64()),
+    "boolean": ("BOOLEAN", lambda T: T.BooleanType(), lambda pa: pa.bool_()),
+    "binary": ("BINARY", lambda T: T.BinaryType(), lambda pa: pa.binary()),
+    "timestamp": ("TIMESTAMP", lambda T: T.TimestampType(), lambda pa: pa.timestamp("us", tz="UTC")),
+    "map<string,long>": (
+        "MAP<STRING, BIGINT>",
+        lambda T: T.MapType(T.StringType(), T.LongType()),
+        lambda pa: pa.map_(pa.string(), pa.int64()),
+    ),
+    "array<string>": ("ARRAY<STRING>", lambda T: T.ArrayType(T.StringType()), lambda pa: pa.list_(pa.string())),
 }
-_MAPS = {"map<string,long>": "MAP<STRING, BIGINT>"}
-_ARRAYS = {"array<string>": "ARRAY<STRING>"}
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,12 @@ class Field:
     doc: str = ""
 
     def __post_init__(self) -> None:
-        if self.type not in _SCALARS and self.type not in _MAPS and self.type not in _ARRAYS:
+        if self.type not in _TYPES:
             raise ValueError(f"column {self.name!r}: unknown type {self.type!r}")
 
     @property
     def ddl_type(self) -> str:
-        return _SCALARS.get(self.type) or _MAPS.get(self.type) or _ARRAYS[self.type]
+        return _TYPES[self.type][0]
 
 
 @dataclass(frozen=True)
@@ -87,42 +92,12 @@ class TableSchema:
 
 
 def _spark_type(t: str):
-    from pyspark.sql import types as T
+    from pyspark.sql import types
 
-    scalars = {
-        "string": T.StringType(),
-        "long": T.LongType(),
-        "int": T.IntegerType(),
-        "double": T.DoubleType(),
-        "boolean": T.BooleanType(),
-        "binary": T.BinaryType(),
-        "timestamp": T.TimestampType(),
-    }
-    if t in scalars:
-        return scalars[t]
-    if t == "map<string,long>":
-        return T.MapType(T.StringType(), T.LongType())
-    if t == "array<string>":
-        return T.ArrayType(T.StringType())
-    raise ValueError(t)
+    return _TYPES[t][1](types)
 
 
 def _arrow_type(t: str):
-    import pyarrow as pa
+    import pyarrow
 
-    scalars = {
-        "string": pa.string(),
-        "long": pa.int64(),
-        "int": pa.int32(),
-        "double": pa.float64(),
-        "boolean": pa.bool_(),
-        "binary": pa.binary(),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-    }
-    if t in scalars:
-        return scalars[t]
-    if t == "map<string,long>":
-        return pa.map_(pa.string(), pa.int64())
-    if t == "array<string>":
-        return pa.list_(pa.string())
-    raise ValueError(t)
+    return _TYPES[t][2](pyarrow)
