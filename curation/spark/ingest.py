@@ -27,13 +27,16 @@ DUPLICATE_IN_RUN = "duplicate_in_run"
 RETRYABLE = {"unreachable", "s3_error", "open_failed"}
 
 
+# What a read task emits: ``kind`` ("page" | "error" | "file"), the page columns at the top level (so the
+# driver's key-only queries never touch payloads in the cache: nested fields are not pruned there), and
+# the rare error / file rows as structs.
 def _out_arrow_schema():
     import pyarrow as pa
 
     return pa.schema(
-        [
-            pa.field("kind", pa.string(), False),
-            pa.field("page", pa.struct(list(PAGES.to_arrow())), True),
+        [pa.field("kind", pa.string(), False)]
+        + [f.with_nullable(True) for f in PAGES.to_arrow()]
+        + [
             pa.field("error", pa.struct(list(INGEST_ERRORS.to_arrow())), True),
             pa.field("file", pa.struct(list(INGEST_FILES.to_arrow())), True),
         ]
@@ -44,9 +47,9 @@ def _out_spark_schema():
     from pyspark.sql import types as T
 
     return T.StructType(
-        [
-            T.StructField("kind", T.StringType(), False),
-            T.StructField("page", PAGES.to_spark(), True),
+        [T.StructField("kind", T.StringType(), False)]
+        + [T.StructField(f.name, f.dataType, True) for f in PAGES.to_spark().fields]
+        + [
             T.StructField("error", INGEST_ERRORS.to_spark(), True),
             T.StructField("file", INGEST_FILES.to_spark(), True),
         ]
@@ -70,7 +73,7 @@ class ReadFiles:
         for batch in batches:
             for item in batch.to_pylist():
                 for kind, row in read_file(item["source_file"], self.cfg, self.run_id, item["file_size"]):
-                    rows.append({"kind": kind, kind: row})
+                    rows.append({"kind": kind, **row} if kind == "page" else {"kind": kind, kind: row})
                     if kind == "page":
                         size += len(row["payload"] or b"")
                     elif kind == "file" and self.progress is not None:
@@ -198,7 +201,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
         # Pages: the first occurrence of a doc_id in this run (by file, offset) wins, and ids already in
         # the table are not written again. Decided on the keys alone, so payloads never shuffle: the
         # rows to drop are usually few, and Spark broadcasts them into an anti-join.
-        pages = out.where("kind = 'page'").select("page.*")
+        pages = out.where("kind = 'page'").select(*PAGES.names)
         key = ["source_file", "record_offset", "doc_id"]
         first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
         existing = lake.read(PAGES.name, pages_version).select("doc_id").withColumn("_exists", F.lit(True))
@@ -236,15 +239,17 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
                 )
         keys.unpersist()
         step("write_errors")
-        errors = out.where("kind = 'error'").select("error.*")
-        report.errors_by_reason = Counter(
-            {r["reason"]: r["n"] for r in errors.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-        )
-        if report.errors_by_reason:
-            lake.merge_new(INGEST_ERRORS, errors, meta)
+        # Errors and file summaries are a few rows per file: one scan fetches both.
+        small = out.where("kind <> 'page'").select("kind", "error", "file").collect()
+        error_rows = [r["error"].asDict() for r in small if r["kind"] == "error"]
+        report.errors_by_reason = Counter(e["reason"] for e in error_rows)
+        if error_rows:
+            lake.merge_new(INGEST_ERRORS, spark.createDataFrame(error_rows, INGEST_ERRORS.to_spark()), meta)
 
-        for r in out.where("kind = 'file'").select("file.*").collect():
-            row = r.asDict()
+        for r in small:
+            if r["kind"] != "file":
+                continue
+            row = r["file"].asDict()
             row["skipped"] = dict(row["skipped"] or {})
             counts = per_file.get(row["source_file"])
             if counts is not None:
