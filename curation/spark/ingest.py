@@ -24,7 +24,6 @@ FLUSH_BYTES = 16 << 20
 # Skip reasons the driver adds once it knows what the table already holds.
 ALREADY_INGESTED = "already_ingested"
 DUPLICATE_IN_RUN = "duplicate_in_run"
-RETRYABLE = {"unreachable", "s3_error", "open_failed"}
 
 
 # What a read task emits: ``kind`` ("page" | "error" | "file"), the page columns at the top level (so the
@@ -123,7 +122,7 @@ class IngestReport:
 
 def files_to_skip(lake, sources: list[Source]) -> set[str]:
     """Files an earlier run read completely or partially (same size when known): reading them again
-    would give the same rows. Files that failed to open are retried."""
+    would give the same rows. Files that failed are read again."""
     if not lake.version(INGEST_FILES.name):  # missing, or only its empty version 0
         return set()
     done = (
