@@ -25,6 +25,7 @@ from curation.filters.gopher import (
     gopher_repetition_signals,
 )
 from curation.filters.rules import Rule, any_failed_sql, failing, failing_sql
+from curation.filters.toxicity import ToxicityConfig, WordLists, toxicity_rules, toxicity_signals
 
 __all__ = [
     "C4QualityConfig",
@@ -32,6 +33,8 @@ __all__ = [
     "GopherQualityConfig",
     "GopherRepetitionConfig",
     "Rule",
+    "ToxicityConfig",
+    "WordLists",
     "any_failed_sql",
     "c4_clean_lines",
     "c4_quality_rules",
@@ -44,4 +47,6 @@ __all__ = [
     "gopher_quality_signals",
     "gopher_repetition_rules",
     "gopher_repetition_signals",
+    "toxicity_rules",
+    "toxicity_signals",
 ]

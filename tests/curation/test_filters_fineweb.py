@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from textsamples import CHINESE, NAV, PROSE, SPAM, wikipedia_docs
 
 from curation.filters import FineWebQualityConfig, Rule, failing, fineweb_quality_rules, fineweb_quality_signals
 from curation.filters.fineweb import FINEWEB_QUALITY_SIGNALS
 
-PROSE = (
-    "The river town of Millbrook sits at the bend of a slow, brown river. For most of the nineteenth century it "
-    "was known for its paper mills, which drew water from the river and power from a series of small dams. When "
-    "the mills closed in the 1960s, many families moved away to find work in the larger cities to the south.\n"
-    "\n"
-    "Today the old mill buildings have been turned into apartments, a library and a small museum. Visitors can "
-    "walk along the river path and read about the history of the town on signs placed near each of the dams. The "
-    "museum is open every day except Monday, and entry is free for children under twelve.\n"
-)
-NAV = (
-    "Home\nAbout Us\nProducts\nContact\nLogin | Register\nPrivacy Policy\nTerms of Use\n"
-    "© 2024 Example Corp. All rights reserved.\nHome\nProducts\n"
-)
-SPAM = "\n\n".join(["Buy cheap watches online now! Best prices, free shipping, order today."] * 8)
-CHINESE = (
-    "北京是中华人民共和国的首都，也是全国的政治、文化和国际交往中心。北京有着三千多年的建城史和八百多年的建都史。"
-    "这座城市拥有许多著名的名胜古迹，例如故宫、天坛和长城。每年都有数百万游客来到北京参观。"
-    "北京的交通十分便利，地铁网络覆盖了城市的大部分地区。"
-)
 # Long lines without terminal punctuation (a table of contents, a title list, ...).
 UNPUNCTUATED = "\n".join(f"Chapter {i}: the long road from the village to the sea and back" for i in range(12))
 # A two-words-per-line list of long lines: many newlines per word, nothing else wrong.
@@ -139,10 +121,5 @@ def test_rule_passes_on_prose(rule):
 
 
 def test_wikipedia_paragraphs_pass_fineweb(shared_data):
-    path = shared_data / "corpora" / "wikitext2_partial" / "valid.txt"
-    if not path.is_file():
-        pytest.skip(f"../shared/data is absent or incomplete: {path} is missing")
-    all_lines = path.read_text(encoding="utf-8").splitlines()
-    for i in range(5):
-        doc = "\n".join(all_lines[i * 120 : i * 120 + 40])
+    for doc in wikipedia_docs(shared_data):
         assert fineweb(doc) == [], doc[:200]
