@@ -48,17 +48,29 @@ _TOKEN = re.compile(
 )
 
 
-def split_statements(sql: str) -> list[list[str]]:
-    """Statements as lists of upper-cased bare words (strings, quoted identifiers and comments dropped)."""
-    statements: list[list[str]] = [[]]
+def statements(sql: str) -> list[str]:
+    """The text of each statement, split on semicolons outside strings, quoted identifiers and comments."""
+    parts: list[list[str]] = [[]]
     for m in _TOKEN.finditer(sql):
         if m.lastgroup == "semi":
-            statements.append([])
-        elif m.lastgroup == "word":
-            statements[-1].append(m.group().upper())
-        elif m.lastgroup == "other":
-            statements[-1].append(m.group())
-    return [s for s in statements if s]
+            parts.append([])
+        else:
+            parts[-1].append(m.group())
+    return [text for text in ("".join(p) for p in parts) if text.strip()]
+
+
+def split_statements(sql: str) -> list[list[str]]:
+    """Statements as lists of upper-cased bare words (strings, quoted identifiers and comments dropped)."""
+    out = []
+    for text in statements(sql):
+        words = [
+            m.group().upper() if m.lastgroup == "word" else m.group()
+            for m in _TOKEN.finditer(text)
+            if m.lastgroup in ("word", "other")
+        ]
+        if words:
+            out.append(words)
+    return out
 
 
 def write_reason(sql: str) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.sql import format_csv, format_json, format_table, write_reason  # noqa: E402
+from curation.sql import format_csv, format_json, format_table, statements, write_reason  # noqa: E402
 from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
 
 
@@ -60,10 +60,9 @@ def main(argv=None) -> int:
     spark, _ = open_lakehouse(args, "lakeforge-sql")
     from pyspark.errors import PySparkException
 
-    statements = [s for s in _split_keep_text(text) if s.strip()]
     result = None
     try:
-        for stmt in statements:
+        for stmt in statements(text):
             result = spark.sql(stmt)
     except PySparkException as e:
         raise JobError(_first_line(e)) from None
@@ -86,24 +85,6 @@ def main(argv=None) -> int:
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-def _split_keep_text(sql: str) -> list[str]:
-    """Split on semicolons outside strings, quoted identifiers and comments."""
-    import re
-
-    pattern = re.compile(
-        r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|;|[^'"`;/-]+|.""", re.S
-    )
-    parts, current = [], []
-    for m in pattern.finditer(sql):
-        if m.group() == ";":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(m.group())
-    parts.append("".join(current))
-    return parts
 
 
 if __name__ == "__main__":

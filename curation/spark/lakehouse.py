@@ -151,11 +151,8 @@ class Lakehouse:
             else:
                 conf.set(USER_METADATA, previous)
 
-    def merge_new(self, schema: TableSchema, df, metadata: str) -> dict:
-        """Insert the rows of ``df`` whose key is not in the table yet: one commit, never a duplicate.
-
-        Returns Delta's operation metrics for the commit (``numTargetRowsInserted`` …).
-        """
+    def merge_new(self, schema: TableSchema, df, metadata: str) -> None:
+        """Insert the rows of ``df`` whose key is not in the table yet: one commit, never a duplicate."""
         from delta.tables import DeltaTable
 
         if not schema.key:
@@ -164,15 +161,7 @@ class Lakehouse:
         target = DeltaTable.forName(self.spark, self.fq(schema.name))
         with self.commit_metadata(metadata):
             target.alias("t").merge(df.select(*schema.names).alias("s"), cond).whenNotMatchedInsertAll().execute()
-        return self.last_metrics(schema.name)
 
     def append(self, schema: TableSchema, df, metadata: str) -> None:
         with self.commit_metadata(metadata):
             df.select(*schema.names).write.format("delta").mode("append").saveAsTable(self.fq(schema.name))
-
-    def last_metrics(self, name: str) -> dict:
-        row = self.history(name, 1).select("version", "operationMetrics").first()
-        return {
-            "version": int(row["version"]),
-            **{k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()},
-        }

@@ -127,9 +127,8 @@ class _Record:
     """A record normalised across fastwarc and warcio."""
 
     rtype: str
-    pos: int  # uncompressed stream position of the record start
     offset: int | None  # stored offset (gzip member start), when addressable
-    headers: dict
+    headers: object  # a dict, or fastwarc's HeaderMap for records only counted (both have .get)
     declared_length: int | None
     status: int | None = None
     content_type: str | None = None
@@ -234,7 +233,6 @@ class FileReader:
             block = _Block(rec.reader, remaining, rec.stream_pos, stored, cfg, self._budget, bounded)
             yield _Record(
                 rtype=str(rtype),
-                pos=rec.stream_pos,
                 offset=rec.stream_pos,
                 headers=headers,
                 declared_length=declared,
@@ -274,7 +272,6 @@ class FileReader:
             status = rec.http_headers.get_statuscode() if rec.http_headers else None
             yield _Record(
                 rtype=rec.rec_type,
-                pos=offset,
                 offset=offset,
                 headers=headers,
                 declared_length=None,  # warcio checks ARC lengths itself
@@ -529,7 +526,7 @@ def _decoded_body(block: _Block, http_headers, cap: int) -> tuple[bytes, int, bo
 
 
 def _read_capped(reader, cap: int) -> tuple[bytes, int, bool]:
-    """Read up to ``cap`` bytes, then drain the rest counting it: (kept bytes, total length)."""
+    """Read up to ``cap`` bytes, then drain the rest counting it: (kept bytes, total length, cut)."""
     if reader is None:
         return b"", 0, False
     body = reader.read(cap)
