@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,14 +104,70 @@ def load(cls: type[C], source: str | Path | dict | None = None, **overrides: Any
             raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
         data = loaded
     data.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(cls, data, cls.__name__)
+
+
+def _build(cls: type[C], data: dict[str, Any], where: str) -> C:
+    """``cls(**data)`` with nested sections built recursively and YAML lists turned into tuples."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    for name, value in list(data.items()):
-        if isinstance(value, list):
-            data[name] = tuple(value)
-    return cls(**data)
+        raise ValueError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = hints.get(name)
+        if dataclasses.is_dataclass(sub) and isinstance(sub, type):
+            if isinstance(value, sub):
+                out[name] = value
+            elif isinstance(value, dict):
+                out[name] = _build(sub, value, f"{where}.{name}")
+            else:
+                raise ValueError(f"{where}.{name}: expected a mapping of settings, got {value!r}")
+        else:
+            out[name] = _tuples(value)
+    try:
+        return cls(**out)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from e
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def set_path(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one ``section.key=value`` override (the value parsed as YAML) to a nested settings dict."""
+    import yaml
+
+    path, sep, raw = assignment.partition("=")
+    if not sep or not path.strip():
+        raise ValueError(f"--set expects section.key=value, got {assignment!r}")
+    keys = path.strip().split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {assignment!r}: {key} is not a section")
+    node[keys[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def read_settings(source: str | Path | None) -> dict[str, Any]:
+    """The mapping a YAML config file holds ({} for None)."""
+    if source is None:
+        return {}
+    import yaml
+
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"config file not found: {path}")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+    return loaded
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

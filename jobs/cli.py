@@ -8,6 +8,15 @@ from importlib import import_module
 # subcommand → (module, main function, parser function, one-line help)
 COMMANDS = {
     "ingest": ("jobs.ingest", "main", "parser", "WARC files (paths, globs, warc.paths, URLs) → the pages table"),
+    "curate": (
+        "jobs.curate",
+        "main",
+        "parser",
+        "WARC files → the documents table: text, language, signals, drop_reason",
+    ),
+    "extract": ("jobs.curate", "extract_main", "extract_parser", "the curate stages over a pages table version"),
+    "filter": ("jobs.filter", "main", "parser", "re-apply thresholds to stored signals as a new documents version"),
+    "stats": ("jobs.stats", "main", "parser", "the funnel of a curate/extract/filter run"),
     "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),
     "tables": ("jobs.tables", "tables_main", "tables_parser", "list tables with their latest version and rows"),
     "history": ("jobs.tables", "history_main", "history_parser", "a table's versions and the runs that made them"),

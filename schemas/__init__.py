@@ -1,9 +1,24 @@
 """Each lakehouse table's schema, defined once. Writers and tests import these."""
 
 from schemas.base import Field, TableSchema
+from schemas.documents import DOCUMENTS, KEPT_VIEW
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
 from schemas.pages import PAGES
+from schemas.stats import CURATE_FILES, STATS
 
-ALL_TABLES: dict[str, TableSchema] = {t.name: t for t in (PAGES, INGEST_ERRORS, INGEST_FILES)}
+ALL_TABLES: dict[str, TableSchema] = {
+    t.name: t for t in (PAGES, INGEST_ERRORS, INGEST_FILES, DOCUMENTS, STATS, CURATE_FILES)
+}
 
-__all__ = ["ALL_TABLES", "INGEST_ERRORS", "INGEST_FILES", "PAGES", "Field", "TableSchema"]
+__all__ = [
+    "ALL_TABLES",
+    "CURATE_FILES",
+    "DOCUMENTS",
+    "INGEST_ERRORS",
+    "INGEST_FILES",
+    "KEPT_VIEW",
+    "PAGES",
+    "STATS",
+    "Field",
+    "TableSchema",
+]

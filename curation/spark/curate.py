@@ -1,0 +1,546 @@
+"""Spark adapters for the curate stages: WARC files → ``documents`` (``curate``), a ``pages`` version →
+``documents`` (``extract``), and new thresholds over stored signals → a new ``documents`` version (``filter``).
+
+``curate`` reads each WARC once, one file per task, and hands its HTML responses straight to the stages
+(:class:`curation.curate.Curator`, one per Python worker): no HTML is stored. Tasks emit documents, quarantined
+errors, one summary per file and per-stage timings; the driver persists that output once, writes each kind to its
+table, and derives the funnel (``stats``) from the written data, never from accumulators (retried tasks would count
+twice).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from curation.curate import ERROR_REASONS, STAGES, CurateConfig, curator_for, reason_stages, verdict_sql
+from curation.provenance import RunInfo
+from curation.spark.ingest import DUPLICATE_IN_RUN, _Progress, _Steps
+from curation.warc import read_file
+from curation.warc.sources import Source
+from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, KEPT_VIEW, PAGES, STATS
+
+ALREADY_CURATED = "already_curated"
+FLUSH_ROWS = 256
+
+_TIMING_FIELDS = (("stage", "string"), ("seconds", "double"), ("docs", "long"))
+
+
+def _out_arrow_schema():
+    import pyarrow as pa
+
+    timing = pa.struct(
+        [pa.field("stage", pa.string()), pa.field("seconds", pa.float64()), pa.field("docs", pa.int64())]
+    )
+    return pa.schema(
+        [pa.field("kind", pa.string(), False)]
+        + [f.with_nullable(True) for f in DOCUMENTS.to_arrow()]
+        + [
+            pa.field("error", pa.struct(list(INGEST_ERRORS.to_arrow())), True),
+            pa.field("file", pa.struct(list(CURATE_FILES.to_arrow())), True),
+            pa.field("timing", timing, True),
+        ]
+    )
+
+
+def _out_spark_schema():
+    from pyspark.sql import types as T
+
+    timing = T.StructType(
+        [
+            T.StructField("stage", T.StringType()),
+            T.StructField("seconds", T.DoubleType()),
+            T.StructField("docs", T.LongType()),
+        ]
+    )
+    return T.StructType(
+        [T.StructField("kind", T.StringType(), False)]
+        + [T.StructField(f.name, f.dataType, True) for f in DOCUMENTS.to_spark().fields]
+        + [
+            T.StructField("error", INGEST_ERRORS.to_spark(), True),
+            T.StructField("file", CURATE_FILES.to_spark(), True),
+            T.StructField("timing", timing, True),
+        ]
+    )
+
+
+class _Emitter:
+    """Buffers event rows and hands them out as Arrow batches; runs pages through the curator in batches."""
+
+    def __init__(self, cfg: CurateConfig, run_id: str):
+        import pyarrow as pa
+
+        self.pa = pa
+        self.schema = _out_arrow_schema()
+        self.curator = curator_for(cfg, run_id)
+        self.batch_size = cfg.batch_size
+        self.pages: list[dict] = []
+        self.rows: list[dict] = []
+
+    def page(self, row: dict):
+        self.pages.append(row)
+        if len(self.pages) >= self.batch_size:
+            yield from self.flush_pages()
+
+    def flush_pages(self):
+        if self.pages:
+            docs = self.curator.process(self.pages)
+            self.pages = []
+            self.rows += [{"kind": "document", **d} for d in docs]
+            if len(self.rows) >= FLUSH_ROWS:
+                yield from self.flush()
+
+    def other(self, kind: str, row: dict):
+        self.rows.append({"kind": kind, kind: row})
+
+    def flush(self):
+        if self.rows:
+            yield self.pa.RecordBatch.from_pylist(self.rows, schema=self.schema)
+            self.rows = []
+
+    def finish(self):
+        yield from self.flush_pages()
+        seconds, docs = self.curator.take_timings()
+        for stage in STAGES:
+            if stage in seconds:
+                self.other("timing", {"stage": stage, "seconds": seconds[stage], "docs": docs.get(stage, 0)})
+        yield from self.flush()
+
+
+class CurateFiles:
+    """``mapInArrow``: batches of (source_file, file_size) → documents / error / file / timing rows."""
+
+    def __init__(self, cfg: CurateConfig, run_id: str, progress=None):
+        self.cfg = cfg
+        self.run_id = run_id
+        self.progress = progress
+
+    def __call__(self, batches):
+        out = _Emitter(self.cfg, self.run_id)
+        for batch in batches:
+            for item in batch.to_pylist():
+                for kind, row in read_file(item["source_file"], self.cfg.read, self.run_id, item["file_size"]):
+                    if kind == "page":
+                        yield from out.page(row)
+                        continue
+                    if kind == "file":
+                        yield from out.flush_pages()  # the file's documents before its summary
+                        if self.progress is not None:
+                            self.progress.add(row["records_in"])
+                    out.other(kind, row)
+        yield from out.finish()
+
+
+class CuratePages:
+    """``mapInArrow``: batches of ``pages`` rows → documents / timing rows."""
+
+    def __init__(self, cfg: CurateConfig, run_id: str):
+        self.cfg = cfg
+        self.run_id = run_id
+
+    def __call__(self, batches):
+        out = _Emitter(self.cfg, self.run_id)
+        for batch in batches:
+            for row in batch.to_pylist():
+                yield from out.page(row)
+        yield from out.finish()
+
+
+@dataclass
+class CurateReport:
+    """What one curate / extract / filter run did."""
+
+    run_id: str
+    job: str
+    files: list[dict] = field(default_factory=list)
+    versions: dict[str, int | None] = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per driver step (prepare, process, dedupe, write_documents, ...)."""
+    stages: dict[str, dict] = field(default_factory=dict)
+    """Per pipeline stage: docs, seconds (task time), docs_per_s."""
+    funnel: list[dict] = field(default_factory=list)
+    """The ``stats`` rows this run wrote."""
+    warnings: list[str] = field(default_factory=list)
+    changed: int | None = None
+    """filter: documents whose verdict changed."""
+
+    @property
+    def totals(self) -> dict:
+        t = Counter()
+        for r in self.funnel:
+            if r["outcome"] == "in" and r["stage"] == "input":
+                t["records_in"] += r["count"]
+            elif r["outcome"] in ("skipped", "errored", "dropped", "kept"):
+                t[r["outcome"]] += r["count"]
+        t["documents"] = sum(r["count"] for r in self.funnel if r["stage"] == "decode" and r["outcome"] == "in")
+        return {k: t.get(k, 0) for k in ("records_in", "documents", "kept", "dropped", "skipped", "errored")}
+
+    def unreconciled(self) -> str | None:
+        t = self.totals
+        accounted = t["kept"] + t["dropped"] + t["skipped"] + t["errored"]
+        if t["records_in"] != accounted:
+            return f"records_in {t['records_in']} != kept + dropped + skipped + errored = {accounted}"
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "job": self.job,
+            "seconds": round(self.seconds, 3),
+            "timings": self.timings,
+            "stages": self.stages,
+            "totals": self.totals,
+            "versions": self.versions,
+            "funnel": [{k: v for k, v in r.items() if k != "created_at"} for r in self.funnel],
+            "files": self.files,
+            "changed": self.changed,
+            "warnings": self.warnings,
+        }
+
+
+def ensure_tables(lake) -> None:
+    for schema in (DOCUMENTS, INGEST_ERRORS, CURATE_FILES, STATS):
+        lake.ensure(schema)
+    create_kept_view(lake)
+
+
+def create_kept_view(lake) -> None:
+    """``<db>.kept``: the documents the current verdict keeps (views are re-created on every attach)."""
+    if lake.exists(DOCUMENTS.name):
+        lake.spark.sql(
+            f"CREATE OR REPLACE VIEW {lake.fq(KEPT_VIEW)} AS "
+            f"SELECT * FROM {lake.fq(DOCUMENTS.name)} WHERE drop_reason IS NULL"
+        )
+
+
+def files_to_skip(lake, sources: list[Source]) -> set[str]:
+    """Files an earlier curate run read (completely or partially, same size when known)."""
+    if not lake.version(CURATE_FILES.name):
+        return set()
+    done = (
+        lake.spark.table(lake.fq(CURATE_FILES.name))
+        .where("status IN ('complete', 'partial')")
+        .select("source_file", "file_size")
+        .distinct()
+        .collect()
+    )
+    seen = {(r["source_file"], r["file_size"]) for r in done}
+    seen_any = {r["source_file"] for r in done}
+    return {s.uri for s in sources if (s.uri, s.size) in seen or (s.size is None and s.uri in seen_any)}
+
+
+def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunInfo, progress=None) -> CurateReport:
+    """WARC files → ``documents`` / ``ingest_errors`` / ``curate_files`` / ``stats``, one commit per table."""
+    from pyspark import StorageLevel
+    from pyspark.sql import types as T
+
+    t0 = time.perf_counter()
+    report = CurateReport(run.run_id, "curate")
+    step = _Steps(report.timings)
+    step("prepare")
+    ensure_tables(lake)
+    docs_version = lake.version(DOCUMENTS.name)
+    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
+    meta = run.commit_metadata()
+
+    skip = set() if cfg.read.reingest else files_to_skip(lake, sources)
+    todo = [s for s in sources if s.uri not in skip]
+    file_rows = [_skipped_file(run.run_id, s) for s in sources if s.uri in skip]
+    new_docs = None
+    if todo:
+        sc = spark.sparkContext
+        acc = sc.accumulator(0)
+        in_schema = T.StructType(
+            [T.StructField("source_file", T.StringType(), False), T.StructField("file_size", T.LongType(), True)]
+        )
+        files_rdd = sc.parallelize([(s.uri, s.size) for s in todo], len(todo))  # one task per file
+        out = (
+            spark.createDataFrame(files_rdd, in_schema)
+            .mapInArrow(CurateFiles(cfg, run.run_id, acc), _out_spark_schema())
+            .persist(StorageLevel.MEMORY_AND_DISK)  # why: four tables are written from this one pass
+        )
+        step("process")
+        with _Progress(sc, len(todo), acc, progress):
+            out.count()
+        step("dedupe")
+        docs = out.where("kind = 'document'").select(*DOCUMENTS.names)
+        new_docs, per_file = _new_documents(lake, docs, docs_version)
+        step("write_documents")
+        _write_documents(lake, new_docs, per_file, meta, docs_version, report)
+        step("write_errors")
+        small = out.where("kind <> 'document'").select("kind", "error", "file", "timing").collect()
+        errors = [r["error"].asDict() for r in small if r["kind"] == "error"]
+        if errors:
+            lake.merge_new(INGEST_ERRORS, spark.createDataFrame(errors, INGEST_ERRORS.to_spark()), meta)
+        timings = [r["timing"].asDict() for r in small if r["kind"] == "timing"]
+        for r in small:
+            if r["kind"] == "file":
+                row = r["file"].asDict()
+                row["skipped"] = dict(row["skipped"] or {})
+                counts = per_file.get(row["source_file"])
+                if counts is not None:
+                    row["written"] = counts["emitted"] - counts["dup_in_run"] - counts["already"]
+                    for reason, n in ((DUPLICATE_IN_RUN, counts["dup_in_run"]), (ALREADY_CURATED, counts["already"])):
+                        if n:
+                            row["skipped"][reason] = row["skipped"].get(reason, 0) + n
+                file_rows.append(row)
+    else:
+        errors, timings = [], []
+
+    step("write_files")
+    order = {s.uri: i for i, s in enumerate(sources)}
+    file_rows.sort(key=lambda r: order.get(r["source_file"], len(order)))
+    if file_rows:
+        lake.append(CURATE_FILES, spark.createDataFrame(file_rows, CURATE_FILES.to_spark()), meta)
+    report.files = file_rows
+
+    step("write_stats")
+    records_in = sum(f["records_in"] for f in file_rows)
+    skipped = Counter()
+    for f in file_rows:
+        skipped.update(f["skipped"])
+    errored = Counter(e["reason"] for e in errors)
+    head = [("input", "", "in", records_in)]
+    head += [("read", reason, "skipped", n) for reason, n in sorted(skipped.items())]
+    head += [("read", reason, "errored", n) for reason, n in sorted(errored.items())]
+    _finish(lake, report, cfg, new_docs, head, timings, meta, t0, step)
+    if new_docs is not None:
+        out.unpersist()
+    return report
+
+
+def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int | None = None) -> CurateReport:
+    """The curate stages over a ``pages`` version: documents not in ``documents`` yet are extracted."""
+    from pyspark import StorageLevel
+
+    t0 = time.perf_counter()
+    report = CurateReport(run.run_id, "extract")
+    step = _Steps(report.timings)
+    step("prepare")
+    if not lake.exists(PAGES.name):
+        raise ValueError(f"no {lake.fq(PAGES.name)} table in {lake.root}: run `lakeforge ingest` first")
+    ensure_tables(lake)
+    pages_version = lake.version(PAGES.name) if pages_version is None else pages_version
+    docs_version = lake.version(DOCUMENTS.name)
+    run.input_tables = {lake.fq(PAGES.name): pages_version, lake.fq(DOCUMENTS.name): docs_version}
+    meta = run.commit_metadata()
+
+    pages = lake.read(PAGES.name, pages_version)
+    existing = lake.read(DOCUMENTS.name, docs_version).select("doc_id")
+    records_in = pages.count()
+    todo = pages.join(existing, "doc_id", "left_anti")
+    parallelism = max(spark.sparkContext.defaultParallelism, 1)
+    out = (
+        todo.repartition(parallelism * 2, "doc_id")
+        .mapInArrow(CuratePages(cfg, run.run_id), _out_spark_schema())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    step("process")
+    out.count()
+    step("write_documents")
+    docs = out.where("kind = 'document'").select(*DOCUMENTS.names)
+    written = docs.count()
+    if written:
+        lake.append(DOCUMENTS, docs, meta)
+    timings = [r["timing"].asDict() for r in out.where("kind = 'timing'").select("timing").collect()]
+    head = [("input", "", "in", records_in)]
+    if records_in - written:
+        head.append(("read", ALREADY_CURATED, "skipped", records_in - written))
+    _finish(lake, report, cfg, docs if written else None, head, timings, meta, t0, step)
+    out.unpersist()
+    return report
+
+
+def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
+    """Re-apply ``cfg``'s thresholds to the stored signals: one UPDATE of ``drop_reason`` / ``drop_reasons`` /
+    ``verdict_run_id`` on the documents whose verdict changes (a new version; nothing else is touched)."""
+    t0 = time.perf_counter()
+    report = CurateReport(run.run_id, "filter")
+    step = _Steps(report.timings)
+    step("prepare")
+    if not lake.version(DOCUMENTS.name):
+        raise ValueError(f"{lake.fq(DOCUMENTS.name)} is empty or missing in {lake.root}: run `lakeforge curate` first")
+    create_kept_view(lake)
+    docs_version = lake.version(DOCUMENTS.name)
+    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
+    meta = run.commit_metadata()
+    report.warnings += signal_setting_changes(lake, cfg)
+
+    step("update")
+    reasons = verdict_sql(cfg)
+    table = lake.fq(DOCUMENTS.name)
+    changed = spark.sql(f"SELECT count(*) AS n FROM {table} WHERE NOT (drop_reasons <=> {reasons})").first()["n"]
+    if changed:
+        with lake.commit_metadata(meta):
+            spark.sql(
+                f"UPDATE {table} SET drop_reasons = {reasons}, drop_reason = try_element_at({reasons}, 1), "
+                f"verdict_run_id = '{run.run_id}' WHERE NOT (drop_reasons <=> {reasons})"
+            )
+    report.changed = changed
+    docs = lake.read(DOCUMENTS.name)
+    head = [("input", "", "in", docs.count())]
+    _finish(lake, report, cfg, docs, head, [], meta, t0, step)
+    return report
+
+
+def signal_setting_changes(lake, cfg: CurateConfig) -> list[str]:
+    """Settings that shape the stored signals (not thresholds) and differ from those of the runs that computed them:
+    ``filter`` cannot apply them (they need ``curate`` / ``extract`` again), so it says so."""
+    from curation.config import to_dict
+    from curation.curate import SIGNAL_SETTINGS
+
+    new = to_dict(cfg)
+    rows = (
+        lake.history(DOCUMENTS.name)
+        .where("operation = 'WRITE' AND userMetadata IS NOT NULL")
+        .select("version", "userMetadata")
+        .collect()
+    )
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        try:
+            meta = json.loads(r["userMetadata"])
+        except (TypeError, ValueError):
+            continue
+        old = meta.get("config") or {}
+        if meta.get("job") not in ("curate", "extract") or not isinstance(old, dict):
+            continue
+        for section, names in SIGNAL_SETTINGS.items():
+            for name in names or new.get(section, {}).keys():
+                before = (old.get(section) or {}).get(name)
+                after = (new.get(section) or {}).get(name)
+                label = f"{section}.{name}"
+                if section in old and before != after and label not in seen:
+                    seen.add(label)
+                    out.append(
+                        f"{label} is {after!r} here but the signals of version {r['version']} were computed with "
+                        f"{before!r}: it shapes signals, not thresholds; run curate/extract again to apply it"
+                    )
+    return out
+
+
+def _skipped_file(run_id: str, s: Source) -> dict:
+    return {
+        "run_id": run_id,
+        "source_file": s.uri,
+        "file_size": s.size,
+        "bytes_read": 0,
+        "status": ALREADY_CURATED,
+        "records_in": 0,
+        "written": 0,
+        "skipped": {},
+        "errored": 0,
+        "seconds": 0.0,
+    }
+
+
+def _new_documents(lake, docs, docs_version):
+    """Documents of this run whose doc_id is new: first occurrence by (file, offset), not in the table yet."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    key = ["source_file", "record_offset", "doc_id"]
+    first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
+    existing = lake.read(DOCUMENTS.name, docs_version).select("doc_id").withColumn("_exists", F.lit(True))
+    keys = (
+        docs.select(*key)
+        .withColumn("_rank", F.row_number().over(first))
+        .join(existing, "doc_id", "left")
+        .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    per_file = {
+        r["source_file"]: r
+        for r in keys.groupBy("source_file")
+        .agg(
+            F.count(F.lit(1)).alias("emitted"),
+            F.sum(F.when(F.col("_rank") > 1, 1).otherwise(0)).alias("dup_in_run"),
+            F.sum(F.when((F.col("_rank") == 1) & F.col("_exists").isNotNull(), 1).otherwise(0)).alias("already"),
+        )
+        .collect()
+    }
+    drop = keys.where("_drop").select(*key)
+    cond = [docs[c].eqNullSafe(drop[c]) for c in key]
+    return docs.join(drop, cond, "left_anti"), per_file
+
+
+def _write_documents(lake, new_docs, per_file, meta, docs_version, report) -> None:
+    expected = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
+    if not expected:
+        return
+    lake.append(DOCUMENTS, new_docs, meta)
+    written = lake.version(DOCUMENTS.name)
+    if written != (docs_version or 0) + 1:
+        report.warnings.append(
+            f"documents: another writer committed between version {docs_version} and this run's commit (v{written})"
+        )
+
+
+def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
+    """Build the funnel rows from the written documents and the task timings; append them to ``stats``."""
+    spark = lake.spark
+    docs_version = lake.version(DOCUMENTS.name)
+    stage_of = reason_stages(cfg)
+    first: Counter = Counter()
+    anyfail: Counter = Counter()
+    if docs is not None:
+        for r in docs.groupBy("drop_reason").count().collect():
+            first[r["drop_reason"]] = r["count"]
+        for r in docs.selectExpr("explode(drop_reasons) AS reason").groupBy("reason").count().collect():
+            anyfail[r["reason"]] = r["count"]
+    seconds: Counter = Counter()
+    done: Counter = Counter()
+    for t in timings:
+        seconds[t["stage"]] += t["seconds"]
+        done[t["stage"]] += t["docs"]
+
+    rows = list(head)
+    remaining = sum(first.values())
+    for stage in STAGES:
+        rows.append((stage, "", "in", remaining))
+        reasons = sorted(r for r in first if r is not None and stage_of.get(r, "toxicity") == stage)
+        for reason in reasons:
+            rows.append((stage, reason, "errored" if reason in ERROR_REASONS else "dropped", first[reason]))
+            remaining -= first[reason]
+        for reason in sorted(r for r in anyfail if stage_of.get(r, "toxicity") == stage):
+            rows.append((stage, reason, "failed", anyfail[reason]))
+    rows.append(("output", "", "kept", first.get(None, 0)))
+
+    now = datetime.now(UTC)
+    order = {"input": 0, "read": 0, **{s: i + 1 for i, s in enumerate(STAGES)}, "output": len(STAGES) + 1}
+    funnel = []
+    for stage, reason, outcome, count in rows:
+        is_total = outcome == "in" and stage in STAGES
+        secs = round(seconds[stage], 3) if is_total and stage in seconds else None
+        funnel.append(
+            {
+                "run_id": report.run_id,
+                "job": report.job,
+                "stage_order": order[stage],
+                "stage": stage,
+                "reason": reason,
+                "outcome": outcome,
+                "count": int(count),
+                "seconds": secs,
+                "docs_per_s": round(done[stage] / seconds[stage], 1) if secs else None,
+                "documents_version": docs_version,
+                "created_at": now,
+            }
+        )
+    report.stages = {
+        s: {"docs": done[s], "seconds": round(seconds[s], 3), "docs_per_s": round(done[s] / seconds[s], 1)}
+        for s in STAGES
+        if seconds.get(s)
+    }
+    lake.append(STATS, spark.createDataFrame(funnel, STATS.to_spark()), meta)
+    report.funnel = funnel
+    create_kept_view(lake)
+    report.versions = {t: lake.version(t) for t in (DOCUMENTS.name, INGEST_ERRORS.name, CURATE_FILES.name, STATS.name)}
+    step(None)
+    report.seconds = time.perf_counter() - t0

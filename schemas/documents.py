@@ -1,0 +1,132 @@
+"""``documents``: one row per HTML response that went through the curate stages, kept or not.
+
+Nothing is dropped from this table: a document that fails a rule keeps its row with ``drop_reason`` (the first
+failing rule in pipeline order) and ``drop_reasons`` (every failing rule). What is kept is a query
+(``drop_reason IS NULL``, the ``kept`` view). Every signal a rule reads is a column, so ``lakeforge filter`` can
+re-apply new thresholds as a new table version without re-extracting.
+"""
+
+from schemas.base import Field, TableSchema
+
+_LINEAGE = (
+    Field("doc_id", "string", False, "Stable id: sha256 of the WARC-Record-ID, 32 hex (the pages.doc_id)"),
+    Field("url", "string", True, "WARC-Target-URI"),
+    Field("host", "string", True, "Lower-cased host name of the URL, without port"),
+    Field("warc_date", "timestamp", True, "WARC-Date (UTC)"),
+    Field("crawl_id", "string", True, "Crawl the record belongs to (e.g. CC-MAIN-2024-22), when known"),
+    Field("source_file", "string", False, "URI of the WARC file the record was read from"),
+    Field("record_offset", "long", True, "Byte offset of the record in source_file as stored (gzip member)"),
+    Field("record_length", "long", True, "Bytes of the record in source_file as stored"),
+    Field("payload_digest", "string", True, "WARC-Payload-Digest"),
+    Field("http_status", "int", True, "HTTP status code"),
+    Field("content_type", "string", True, "HTTP Content-Type without parameters, lower case"),
+    Field("payload_length", "long", True, "Bytes of the HTTP body as stored in the record"),
+    Field("payload_truncated", "boolean", True, "True when the body was cut at the configured cap before extraction"),
+)
+
+_EXTRACTION = (
+    Field("charset", "string", True, "Codec the HTML was decoded with (e.g. utf-8, cp1252)"),
+    Field("charset_source", "string", True, "Where the charset came from: bom | header | meta | detected | fallback"),
+    Field("extraction_error", "string", True, "Why no text came out (decode or extraction reason); null when it did"),
+    Field("extraction_seconds", "double", True, "Time spent extracting this document"),
+    Field("title", "string", True, "Title found by the extractor"),
+    Field("text", "string", True, "Extracted main text (paragraphs separated by newlines)"),
+    Field("text_length", "int", True, "Characters of text"),
+)
+
+_LANGUAGE = (
+    Field("language", "string", True, "fastText lid.176 label (ISO 639 code, e.g. en, de, zh)"),
+    Field("language_score", "double", True, "fastText probability of that label"),
+)
+
+_URL = (
+    Field("url_blocked", "boolean", True, "The URL matched a domain/URL blocklist or a banned word"),
+    Field("url_block_match", "string", True, "What matched, e.g. domain:example.com, url, word:xxx"),
+)
+
+_GOPHER_QUALITY = (
+    Field("gopher_word_count", "long", True, "Words (script-aware: one per CJK/Thai/... character)"),
+    Field("gopher_avg_word_length", "double", True, "Mean characters per word"),
+    Field("gopher_hash_word_ratio", "double", True, "'#' per word"),
+    Field("gopher_ellipsis_word_ratio", "double", True, "Ellipses ('...', '…') per word"),
+    Field("gopher_bullet_lines_ratio", "double", True, "Fraction of lines starting with a bullet"),
+    Field("gopher_ellipsis_lines_ratio", "double", True, "Fraction of lines ending with an ellipsis"),
+    Field("gopher_alpha_words_ratio", "double", True, "Fraction of words containing a letter"),
+    Field("gopher_stop_words", "long", True, "English stop words present (null for other languages)"),
+)
+
+_GOPHER_REPETITION = (
+    Field("gopher_dup_para_frac", "double", True, "Fraction of paragraphs repeating an earlier one"),
+    Field("gopher_dup_para_char_frac", "double", True, "Characters in repeated paragraphs / characters"),
+    Field("gopher_dup_line_frac", "double", True, "Fraction of lines repeating an earlier one"),
+    Field("gopher_dup_line_char_frac", "double", True, "Characters in repeated lines / characters"),
+    *(
+        Field(f"gopher_top_{n}gram_frac", "double", True, f"Characters covered by the most frequent word {n}-gram")
+        for n in (2, 3, 4)
+    ),
+    *(
+        Field(f"gopher_dup_{n}gram_frac", "double", True, f"Characters in repeated word {n}-grams / characters")
+        for n in (5, 6, 7, 8, 9, 10)
+    ),
+)
+
+_C4 = (
+    Field("c4_lines_removed_frac", "double", True, "Fraction of lines C4's line rules remove"),
+    Field("c4_has_lorem_ipsum", "boolean", True, "'lorem ipsum' on a kept line"),
+    Field("c4_has_curly_bracket", "boolean", True, "'{' on a kept line"),
+    Field("c4_sentences", "long", True, "Sentences in the lines C4 keeps"),
+)
+
+_FINEWEB = (
+    Field("fineweb_line_count", "long", True, "Non-blank lines"),
+    Field("fineweb_line_punct_ratio", "double", True, "Fraction of lines ending in terminal punctuation"),
+    Field("fineweb_short_line_ratio", "double", True, "Fraction of lines of at most 30 characters"),
+    Field("fineweb_char_dup_ratio", "double", True, "Characters of repeated lines / characters"),
+    Field("fineweb_newline_ratio", "double", True, "Newlines per word"),
+)
+
+_TOXICITY = (
+    Field("toxic_word_count", "long", True, "Matches of the language's LDNOOBW list (null: no list)"),
+    Field("toxic_word_fraction", "double", True, "toxic_word_count / words"),
+    Field("toxic_wordlist_lang", "string", True, "The word list used (its file name)"),
+)
+
+_VERDICT = (
+    Field("drop_reason", "string", True, "First failing rule in pipeline order; null when the document is kept"),
+    Field("drop_reasons", "array<string>", False, "Every failing rule, in pipeline order (empty when kept)"),
+    Field("run_id", "string", False, "Run that extracted the document and computed its signals"),
+    Field("verdict_run_id", "string", False, "Run that last computed drop_reason (curate, extract or filter)"),
+)
+
+SIGNAL_GROUPS: dict[str, tuple[Field, ...]] = {
+    "url_filter": _URL,
+    "langid": _LANGUAGE,
+    "gopher_quality": _GOPHER_QUALITY,
+    "gopher_repetition": _GOPHER_REPETITION,
+    "c4": _C4,
+    "fineweb": _FINEWEB,
+    "toxicity": _TOXICITY,
+}
+"""Signal columns by the stage that computes them."""
+
+DOCUMENTS = TableSchema(
+    name="documents",
+    doc="One row per HTML response through the curate stages: lineage to the WARC record, extracted text, every "
+    "filter signal, and the verdict (drop_reason null = kept). Filters annotate; kept is a query.",
+    key=("doc_id",),
+    fields=(
+        *_LINEAGE,
+        *_EXTRACTION,
+        *_LANGUAGE,
+        *_URL,
+        *_GOPHER_QUALITY,
+        *_GOPHER_REPETITION,
+        *_C4,
+        *_FINEWEB,
+        *_TOXICITY,
+        *_VERDICT,
+    ),
+)
+
+KEPT_VIEW = "kept"
+"""The view over ``documents`` that holds what the current verdict keeps."""
