@@ -193,13 +193,13 @@ def _load_model(path: Path) -> Any:
 
 
 def prepare(text: str | None, max_chars: int) -> str | None:
-    """What fastText is given for ``text``, or None for None, empty or whitespace-only text.
+    """What fastText is given for ``text``, or None for None (or any non-string), empty or whitespace-only text.
 
     The first ``max_chars`` characters (when the cut falls inside a word and a whitespace is at most 64 characters
     back, cut there instead); every whitespace run, ``\\n`` included, made one space (fastText predicts one line);
     lone surrogates replaced (they cannot be encoded to UTF-8).
     """
-    if text is None:
+    if not isinstance(text, str):  # None, or a NaN that pandas uses for a missing value
         return None
     if len(text) > max_chars:
         cut = max_chars

@@ -500,7 +500,8 @@ def _domain_hit(host: str, domains: frozenset[str]) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def url_blocklists_for(cfg: UrlFilterConfig) -> UrlBlocklists:
-    """One :class:`UrlBlocklists` per config per process."""
+    """One :class:`UrlBlocklists` per config per process. Like any instance it keeps the lists it first loaded: a
+    list file edited later is read again only by a new :class:`UrlBlocklists`."""
     return UrlBlocklists(cfg)
 
 

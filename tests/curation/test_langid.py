@@ -73,7 +73,7 @@ def test_batch_equals_one_by_one(lid):
 
 
 def test_none_empty_and_whitespace_get_no_language(lid):
-    assert lid.predict([None, "", "   ", "\n\t\n"]) == [(None, None)] * 4
+    assert lid.predict([None, "", "   ", "\n\t\n", float("nan")]) == [(None, None)] * 5  # NaN: pandas' missing
     assert lid.predict([]) == []
     with pytest.raises(TypeError):
         lid.predict("a single string")  # would otherwise be read as a sequence of characters
