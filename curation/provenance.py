@@ -61,9 +61,9 @@ class RunInfo:
         self.code_version = self.code_version or code_version()
 
     def commit_metadata(self) -> str:
-        """JSON for Delta's ``userMetadata``. Long input lists are cut, with their count and hash kept."""
+        """JSON for Delta's ``userMetadata``: the resolved config in full (a few KB), so any version says exactly
+        how it was made. Long input lists are cut, with their count and hash kept."""
         d = asdict(self)
-        d.pop("config")
         inputs = self.inputs
         d["inputs_count"] = len(inputs)
         d["inputs_sha256"] = hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]

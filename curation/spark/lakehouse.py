@@ -48,8 +48,13 @@ class Lakehouse:
             location = current[0]["info_value"] if current else ""
             if location.removeprefix("file:").rstrip("/") != self.warehouse.rstrip("/"):
                 for t in spark.catalog.listTables(self.database):
-                    spark.sql(f"DROP TABLE IF EXISTS {self.database}.`{t.name}`")
-                spark.sql(f"DROP DATABASE {self.database}")
+                    if t.tableType == "VIEW":
+                        spark.sql(f"DROP VIEW IF EXISTS {self.database}.`{t.name}`")
+                    else:
+                        spark.sql(f"DROP TABLE IF EXISTS {self.database}.`{t.name}`")
+                # Never DROP DATABASE here: Spark's in-memory catalog deletes the database folder with it,
+                # which is the other lakehouse's warehouse. Point the database at this one instead.
+                spark.sql(f"ALTER DATABASE {self.database} SET LOCATION '{self.warehouse}'")
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database} LOCATION '{self.warehouse}'")
         for name in self.table_folders():
             self._register(name)
