@@ -32,24 +32,28 @@ extraction under-delivered and tries a rescue, a rescue it skips in precision mo
 class ExtractConfig:
     """How HTML becomes text. Defaults: datatrove's / FineWeb's trafilatura settings plus a recall fallback.
 
-    Measured on trafilatura's benchmark (990 pages, 2,951 fragments that must appear, 2,966 that must not;
-    ``python -m eval.extraction``), as direct ``trafilatura.extract`` calls:
+    Measured on trafilatura's benchmark (990 pages; 2,951 fragments that must appear, 2,966 that must not;
+    ``python -m eval.extraction``). The first three rows are direct ``trafilatura.extract`` calls on the raw bytes,
+    the last is :func:`~curation.extract.decode.decode_html` plus :class:`~curation.extract.sandbox.Extractor`:
 
-    ==============================================  =========  ======  ======  ========
-    settings                                        precision  recall  F1      accuracy
-    ==============================================  =========  ======  ======  ========
-    trafilatura defaults (balanced, comments on)    0.8972     0.9468  0.9214  0.9194
-    favor_precision=True                            0.9153     0.9224  0.9188  0.9187
-    precision, no comments, dedup (datatrove)       0.9234     0.9187  0.9210  0.9214
-    the same + balanced fallback below 250 chars    0.9219     0.9234  0.9226  0.9228
-    ==============================================  =========  ======  ======  ========
+    ================================================  =========  ======  ======  ========
+    settings                                          precision  recall  F1      accuracy
+    ================================================  =========  ======  ======  ========
+    trafilatura defaults (balanced, comments kept)    0.8972     0.9468  0.9214  0.9194
+    ``favor_precision=True``                          0.9153     0.9224  0.9188  0.9187
+    precision, no comments, per-page dedup            0.9234     0.9187  0.9210  0.9214
+    the same + balanced fallback below 250 chars      0.9219     0.9234  0.9226  0.9228
+    ================================================  =========  ======  ======  ========
 
-    The datatrove settings lose 0.0004 F1 to the defaults: precision mode turns off trafilatura's own rescue of
-    short extractions, and on 4 pages it finds nothing at all. Re-running those pages in the balanced mode when the
-    precise text is shorter than trafilatura's own ``MIN_EXTRACTED_SIZE`` (250 characters; 13 of 990 pages, so it
-    costs ~1 % more time) beats the defaults on precision, F1 and accuracy. A threshold tuned on this set (200) or
-    a ratio to an always-computed balanced extraction (F1 0.9252, but twice the cost) would fit the benchmark
-    rather than a principle, so neither is the default.
+    The datatrove settings (third row) lose 0.0004 F1 to trafilatura's defaults: precision mode turns off
+    trafilatura's own rescue of short extractions, and on 4 pages it finds nothing at all. Extracting again in the
+    balanced mode when the precise text is shorter than trafilatura's own ``MIN_EXTRACTED_SIZE`` (250 characters;
+    13 of the 990 pages, ~1 % more time) beats the defaults on precision (+0.025), F1 (+0.0012) and accuracy
+    (+0.0034); it loses recall (-0.023), mostly to precision mode's stricter pruning (the balanced mode without
+    comments has 0.9397). The F1 margin is small: on halves of the benchmark it goes either way, while the precision
+    gain holds on every subset tried (halves to fifths, the first 200-500 pages). A threshold
+    tuned on this set (200) or a ratio to an always-computed balanced extraction (F1 0.9252, but twice the cost)
+    would fit the benchmark rather than a principle, so neither is the default.
     """
 
     favor_precision: bool = True
@@ -68,13 +72,14 @@ class ExtractConfig:
     trafilatura's balanced mode and keep the longer text. None turns the fallback off (pure datatrove settings)."""
     timeout_s: float = 1.0
     """Hard limit on one document's extraction (both passes), enforced by killing the sandbox's child process;
-    datatrove's default. Only :class:`~curation.extract.sandbox.Extractor` enforces it."""
+    datatrove's default (FineWeb ran with its earlier 0.1 s). Only :class:`~curation.extract.sandbox.Extractor`
+    enforces it. The benchmark's slowest page takes 0.7-1.0 s on a loaded 2-core machine (0 or 1 of 990 time out)."""
     max_html_chars: int = 4 << 20
     """Longer HTML is cut to this many characters before parsing (not refused): lxml's recovering parser closes what
     the cut leaves open, and main text sits near the top far more often than past the first megabytes, so a cut
     page still yields text where a refusal would yield nothing. Ingested bodies are capped at 1 MiB of bytes already
     (as Common Crawl caps them), so they are never cut; the cap bounds parse time and memory for other inputs. Not
-    1 MiB: 5 of the 990 benchmark pages are 1.0-1.6 M characters, 3 with their main text past the first MiB."""
+    1 MiB: 5 of the 990 benchmark pages are 1.0-1.6 M characters, and 3 of them lose main text to a 1 MiB cut."""
     max_memory_mb: int | None = 2048
     """Address-space limit (``RLIMIT_AS``) of the sandbox's child process, in MiB: an extraction that needs more
     gets a MemoryError (``extraction_failed``) instead of pushing the machine into the OOM killer. None: no limit."""
