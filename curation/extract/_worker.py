@@ -4,9 +4,8 @@ Protocol (both directions): frames of an 8-byte big-endian length followed by a 
 :class:`~curation.extract.html.ExtractConfig`; the child imports trafilatura, extracts a warm-up page, applies its
 memory limit and answers ``("ready", pid)``. Then each request ``(seq, html, url)`` gets ``(seq, Extraction,
 restart)``; ``restart`` says the child is exiting after this reply (a MemoryError can leave the interpreter in a
-bad state).
-A MemoryError while reading a request or writing a reply ends the child with :data:`EXIT_NO_MEMORY`. The child exits
-when its stdin closes, and (Linux) when the parent dies.
+bad state). A MemoryError while reading a request or writing a reply ends the child with :data:`EXIT_NO_MEMORY`.
+The child exits when its stdin closes, and (Linux) when the parent dies.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ META_SCAN_BYTES = 8192
 meta after long inline scripts often enough to look further)."""
 DETECT_BYTES = 64 * 1024
 """Bytes given to charset-normalizer (its cost grows with the input)."""
+PROBE_BYTES = 64 * 1024
+"""A codec is first tried on this many bytes of a long body, which a wrong one already fails."""
 TOLERATED_BAD_PER = 10_000
 """A declared or detected charset may leave one invalid byte per this many decoded characters."""
 UTF8_VALID_PER_BAD = 10
@@ -130,6 +132,13 @@ _CODEC_ALIASES = {
     "gbk": "gb18030",
     "big5": "big5hkscs",
     "utf-16": "utf-16-le",
+    # supersets charset-normalizer proposes, decoded as the web encoding they extend
+    "euc_jis_2004": "euc_jp",
+    "euc_jisx0213": "euc_jp",
+    "shift_jis_2004": "cp932",
+    "shift_jisx0213": "cp932",
+    "cp950": "big5hkscs",
+    **{f"iso2022_jp_{v}": "iso2022_jp" for v in ("1", "2", "2004", "3", "ext")},
 }
 
 _UTF16 = frozenset({"utf-16-le", "utf-16-be"})
@@ -255,14 +264,18 @@ _NON_ASCII_RE = re.compile("[^\x00-\x7f\ufffd]")
 def _clean(body: bytes, codec: str) -> str | None:
     """The text when ``codec`` decodes ``body`` cleanly (see the module docstring), else None."""
     try:
+        if len(body) > 2 * PROBE_BYTES and not _acceptable(*_decode(body[:PROBE_BYTES], codec), codec):
+            return None  # a wrong codec shows in the first bytes: do not pay for decoding a megabyte of errors
         text, bad = _decode(body, codec)
     except Exception:  # a codec bug must not escape: the next source gets its chance
         return None
+    return text if _acceptable(text, bad, codec) else None
+
+
+def _acceptable(text: str, bad: int, codec: str) -> bool:
     if bad == 0 or bad <= len(text) // TOLERATED_BAD_PER:
-        return text
-    if codec == "utf-8" and bad * UTF8_VALID_PER_BAD <= len(_NON_ASCII_RE.findall(text)):
-        return text
-    return None
+        return True
+    return codec == "utf-8" and bad * UTF8_VALID_PER_BAD <= len(_NON_ASCII_RE.findall(text))
 
 
 _BOMS = (
@@ -286,29 +299,46 @@ def meta_charset(body: bytes) -> str | None:
 
 
 def detect_charset(body: bytes) -> list[str]:
-    """Codecs charset-normalizer proposes for ``body``, best first, restricted to :data:`WEB_CODECS`.
+    """Codecs for a body that declares none, best first, restricted to :data:`WEB_CODECS`: ``cp1252`` for pure
+    ASCII (``iso2022_jp`` when it has that encoding's escape sequences), ``utf-8`` for a body that decodes cleanly as
+    UTF-8, else charset-normalizer's proposals.
 
-    Looks at :data:`DETECT_BYTES` bytes from just before the first non-ASCII byte, cut after the last ``<`` or
-    newline (bytes that are never part of a multi-byte character in the legacy CJK encodings)."""
+    charset-normalizer sees :data:`DETECT_BYTES` bytes from just before the first non-ASCII byte, cut after a byte
+    that never occurs inside a multi-byte character of the legacy CJK encodings (ASCII below ``@``, digits
+    excepted), so the sample does not end inside a character."""
     first = re.search(rb"[\x80-\xff]", body)
     if first is None:
+        if _ISO2022JP_RE.search(body):
+            return ["iso2022_jp"]  # 7-bit Japanese: escape sequences switch to JIS X 0208
         return ["cp1252"]  # pure ASCII: every ASCII-compatible codec gives the same text
     if _clean(body, "utf-8") is not None:
         return ["utf-8"]  # valid multi-byte UTF-8 practically never happens by chance; the detector is slow
     start = max(0, first.start() - 256)
     sample = body[start : start + DETECT_BYTES]
+    trims = [0]
     if len(sample) == DETECT_BYTES:
-        cut = max(sample.rfind(b"<"), sample.rfind(b"\n"))
-        if cut > DETECT_BYTES // 2:
-            sample = sample[:cut]
+        last = None
+        for boundary in _BOUNDARY_RE.finditer(sample, len(sample) - 4096):
+            last = boundary.end()
+        if last is not None:
+            sample = sample[:last]
+        else:
+            # no such byte near the end (CJK text without markup): the cut may split a character of up to 4 bytes,
+            # so one of 4 shorter samples ends on a boundary; the best match over all of them wins
+            trims = [0, 1, 2, 3]
     from charset_normalizer import from_bytes
 
+    matches = sorted(match for trim in trims for match in from_bytes(sample[: len(sample) - trim]))
     out: list[str] = []
-    for match in from_bytes(sample):
+    for match in matches:
         codec = normalize_charset(match.encoding)
         if codec is not None and codec not in out:
             out.append(codec)
     return out
+
+
+_ISO2022JP_RE = re.compile(rb"\x1b\$[@B]")
+_BOUNDARY_RE = re.compile(rb"[\x00-\x2f\x3a-\x3f]+")
 
 
 def decode_html(body: bytes, declared: str | None = None) -> Decoded:

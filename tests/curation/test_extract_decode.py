@@ -139,6 +139,36 @@ def test_koi8r_detected():
     assert (decoded.text, decoded.charset, decoded.charset_source) == (html, "koi8-r", "detected")
 
 
+KOREAN = "한국어 텍스트입니다. 이것은 문자 인코딩 감지를 위한 테스트입니다. 서울은 한국의 수도입니다. "
+TRADITIONAL = "這是一個用於測試字元編碼偵測的中文文字。台北是台灣的首都，有著悠久的歷史。"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "codec"),
+    [
+        (JAPANESE, "euc_jp", "euc_jp"),
+        (JAPANESE, "iso2022_jp", "iso2022_jp"),
+        (KOREAN, "euc_kr", "cp949"),
+        (TRADITIONAL, "big5", "big5hkscs"),
+    ],
+    ids=["euc_jp", "iso2022_jp", "euc_kr", "big5"],
+)
+def test_more_legacy_cjk_detected(text, encoding, codec):
+    html = "<html><body>" + f"<p>{text}</p>\n" * 10 + "</body></html>"
+    decoded = decode_html(html.encode(encoding))
+    assert (decoded.text, decoded.charset, decoded.charset_source) == (html, codec, "detected")
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("gb18030", "gb18030"), ("shift_jis", "cp932"), ("euc_jp", "euc_jp")])
+def test_long_cjk_text_without_markup(encoding, codec):
+    # no ASCII byte for megabytes: the detector's sample ends inside a character unless it is trimmed right
+    text = CHINESE if encoding == "gb18030" else JAPANESE
+    html = "<p>" + text * 20_000 + "</p>"
+    decoded = decode_html(html.encode(encoding))
+    assert (decoded.charset, decoded.charset_source) == (codec, "detected")
+    assert decoded.text == html
+
+
 def test_detection_looks_past_a_long_ascii_prefix():
     html = "<html><head><style>" + "p { margin: 0; }\n" * 8000 + "</style></head>"
     html += f"<body><p>{JAPANESE * 10}</p></body></html>"
@@ -195,6 +225,7 @@ def test_normalize_charset():
     assert normalize_charset("ISO-8859-9") == "cp1254"
     assert normalize_charset("x-mac-roman") == "mac-roman"
     assert normalize_charset("iso-8859-15") == "iso8859-15"
+    assert normalize_charset("euc_jis_2004") == "euc_jp"  # a superset the detector proposes
     assert normalize_charset("x-user-defined") is None
     assert normalize_charset("utf-32") is None
     assert normalize_charset(None) is None
