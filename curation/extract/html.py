@@ -119,7 +119,7 @@ class Extraction:
 
 def result(
     status: str, started: float, *, title: str | None = None, text: str | None = None, detail: str | None = None
-):
+) -> Extraction:
     """An :class:`Extraction` with ``reason`` derived from ``status`` and ``seconds`` since ``started``
     (a ``time.perf_counter()`` value)."""
     return Extraction(title, text, status, REASONS.get(status), detail, time.perf_counter() - started)
@@ -139,8 +139,9 @@ def precheck(html: str | None, started: float) -> Extraction | None:
 
 
 def extract_html(html: str, url: str | None, cfg: ExtractConfig) -> Extraction:
-    """Title and main text of ``html`` (``url`` helps trafilatura resolve links). In process, with no time limit;
-    never raises on bad input: failures come back as ``status="failed"`` with the exception in ``detail``."""
+    """Title and main text of ``html`` (``url`` helps trafilatura resolve links). In process, with no time limit.
+    Never raises on bad HTML: failures come back as ``status="failed"`` with the exception in ``detail``; a ``html``
+    that is not a str (or None) is a TypeError."""
     started = time.perf_counter()
     verdict = precheck(html, started)
     if verdict is not None:

@@ -70,8 +70,9 @@ class Extractor:
 
     def extract(self, html: str, url: str | None = None) -> Extraction:
         """Title and main text of ``html``, or why not (see :class:`~curation.extract.html.Extraction`).
-        Returns within ``cfg.timeout_s`` plus the cost of moving the document through a pipe; never raises for a
-        document, only :class:`ExtractorStartError` when no child process can be started at all."""
+        Returns within ``cfg.timeout_s`` plus the cost of moving the document through a pipe (and, when no child is
+        running, of starting one). Never raises for a bad document; raises :class:`ExtractorStartError` when no
+        child process can be started at all, and TypeError when ``html`` is not a str (or None)."""
         started = time.perf_counter()
         verdict = precheck(html, started)
         if verdict is not None:
@@ -93,8 +94,12 @@ class Extractor:
             except (OSError, EOFError, pickle.UnpicklingError) as err:
                 detail = self._death(err)
                 return result("failed", started, detail=detail)
-            got_seq, extraction, restart = reply
-            if got_seq != seq:  # cannot happen with one request in flight; never hand out another page's text
+            except BaseException:  # KeyboardInterrupt mid-document: the child's next reply would be stale
+                self._kill()
+                raise
+            got_seq, extraction, restart = reply if isinstance(reply, tuple) and len(reply) == 3 else (None,) * 3
+            if got_seq != seq or not isinstance(extraction, Extraction):
+                # cannot happen with one request in flight; never hand out another page's text
                 self._kill()
                 return result("failed", started, detail=f"protocol error: reply {got_seq} to request {seq}")
             if restart:
