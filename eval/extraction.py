@@ -191,7 +191,8 @@ def run_trafilatura(pages: Sequence[Page], system: str) -> Score:
         except Exception:  # a crash is a full miss, as in trafilatura's own evaluation
             text = None
             score.failures += 1
-        score.empty += not text
+        else:
+            score.empty += not text
         score.add(page, text, time.perf_counter() - started)
     return score
 
