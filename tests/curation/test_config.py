@@ -51,3 +51,24 @@ def test_commit_metadata_cuts_long_input_lists():
     meta = json.loads(run.commit_metadata())
     assert meta["inputs_count"] == 500 and len(meta["inputs"]) == 200 and meta["inputs_truncated"]
     assert meta["run_id"].startswith("ingest-") and meta["code_version"]
+
+
+def test_curate_yaml_documents_the_defaults():
+    from curation.curate import CurateConfig
+
+    assert load(CurateConfig, REPO / "conf" / "curate.yaml") == CurateConfig()
+
+
+def test_nested_sections_and_set_overrides():
+    from curation.config import set_path
+    from curation.curate import CurateConfig
+
+    settings = set_path({}, "gopher_quality.min_doc_words=30")
+    set_path(settings, "langid.keep_languages=[en, de]")
+    cfg = load(CurateConfig, settings)
+    assert cfg.gopher_quality.min_doc_words == 30 and cfg.langid.keep_languages == ("en", "de")
+    assert cfg.c4 == CurateConfig().c4
+    with pytest.raises(ValueError, match=r"CurateConfig\.gopher_quality: unknown setting.*min_words"):
+        load(CurateConfig, {"gopher_quality": {"min_words": 3}})
+    with pytest.raises(ValueError, match="n-gram sizes"):
+        load(CurateConfig, {"gopher_repetition": {"top_n_grams": [[5, 0.1]]}})
