@@ -21,7 +21,7 @@ GERMAN = (
     "noch für Fußgänger geöffnet ist. Die Arbeiten dauern voraussichtlich bis zum Herbst.</p><p>Der Bürgermeister "
     "dankte allen Beteiligten für ihre Geduld und kündigte eine Versammlung im Rathaus an, bei der die Bürger ihre "
     "Fragen stellen können.</p></article></body></html>"
-).encode("utf-8")
+).encode()
 
 
 def page(n: int, body: bytes, url: str | None = None, charset: str | None = None) -> dict:

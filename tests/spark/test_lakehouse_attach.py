@@ -16,6 +16,9 @@ def test_switching_lakehouses_keeps_both(spark, tmp_path):
     assert first.read(INGEST_FILES.name).count() == 0
     again = Lakehouse(spark, LakehouseConfig(root=str(tmp_path / "a"))).attach()
     assert again.exists(INGEST_FILES.name)
-    assert spark.sql("DESCRIBE DATABASE lakeforge").where("info_name = 'Location'").first()[1].endswith(
-        "a/warehouse/lakeforge.db"
+    assert (
+        spark.sql("DESCRIBE DATABASE lakeforge")
+        .where("info_name = 'Location'")
+        .first()[1]
+        .endswith("a/warehouse/lakeforge.db")
     )
