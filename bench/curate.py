@@ -576,8 +576,15 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
             f"(process {wall:.1f}s)"
             + ("; steps " + ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items()) if r["timings"] else "")
         )
-    rows = lakeforge_sql(out["runs"][-1]["lakehouse"], master, "SELECT url, drop_reason FROM lakeforge.documents")
+    rows = lakeforge_sql(
+        out["runs"][-1]["lakehouse"],
+        master,
+        "SELECT url, drop_reason, language, extraction_error FROM lakeforge.documents",
+    )
     out["kept_urls"] = {r["url"] for r in rows if r["drop_reason"] is None}
+    out["english_urls"] = {r["url"] for r in rows if r["language"] == "en"}
+    out["drop_reason_by_url"] = {r["url"]: r["drop_reason"] for r in rows}
+    out["extraction_errors"] = dict(Counter(r["extraction_error"] for r in rows if r["extraction_error"]))
     out["drop_reasons"] = dict(Counter(r["drop_reason"] for r in rows if r["drop_reason"] is not None).most_common())
     out["documents_rows"] = len(rows)
     return out
@@ -586,7 +593,7 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
 def _dropped_by_stage(funnel: list[dict]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for row in funnel:
-        if row.get("outcome") == "dropped":
+        if row.get("outcome") in ("dropped", "errored"):
             out.setdefault(row["stage"], {})[row["reason"]] = int(row["count"])
     return out
 
@@ -691,6 +698,19 @@ def stage_comparison(steps: list[dict], run: dict) -> str:
     )
 
 
+def agreement(lf_kept: set[str], dt_kept: set[str], lf_reason: dict[str, str | None]) -> dict:
+    union = len(lf_kept | dt_kept)
+    return {
+        "both": len(lf_kept & dt_kept),
+        "only_lakeforge": len(lf_kept - dt_kept),
+        "only_datatrove": len(dt_kept - lf_kept),
+        "jaccard": len(lf_kept & dt_kept) / union if union else 1.0,
+        "only_datatrove_lakeforge_reasons": dict(
+            Counter(str(lf_reason.get(u, "not in documents")) for u in dt_kept - lf_kept).most_common()
+        ),
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=DEFAULT_FILES, help=f"input WARC files (default {DEFAULT_FILES})")
@@ -750,7 +770,9 @@ def main(argv=None) -> int:
         else:
             try:
                 lf = run_lakeforge(inputs, args.master, args.runs)
-                result["lakeforge"] = {k: v for k, v in lf.items() if k != "kept_urls"}
+                result["lakeforge"] = {
+                    k: v for k, v in lf.items() if k not in ("kept_urls", "english_urls", "drop_reason_by_url")
+                }
             except (RuntimeError, ValueError, KeyError) as e:
                 lf_error = f"lakeforge side failed: {type(e).__name__}: {e}"
         if lf_error:
@@ -794,9 +816,7 @@ def main(argv=None) -> int:
         ext = next((x for x in dt["steps"] if "extracted" in x["stats"] or "timeout" in x["stats"]), None)
         timeouts["datatrove"] = (ext["stats"].get("timeout") or 0) if ext else None
     if lf:
-        timeouts["lakeforge"] = sum(
-            r["dropped_by_stage"].get("extract", {}).get("extraction_timeout", 0) for r in lf["runs"][-1:]
-        )
+        timeouts["lakeforge"] = lf["extraction_errors"].get("extraction_timeout", 0)
     if timeouts:
         # wall-clock timeouts: under CPU contention they multiply, and each costs a full timeout
         result["extraction_timeouts"] = timeouts
@@ -813,16 +833,21 @@ def main(argv=None) -> int:
         print(stage_comparison(dt["steps"], lf["runs"][-1]))
 
     if dt and lf:
-        a, b = lf["kept_urls"], dt["kept_urls"]
-        agree = {"both": len(a & b), "only_lakeforge": len(a - b), "only_datatrove": len(b - a)}
-        union = len(a | b)
-        agree["jaccard"] = agree["both"] / union if union else 1.0
-        result["agreement"] = agree
         print()
-        print(
-            f"kept sets by URL: both {agree['both']:,}, only lakeforge {agree['only_lakeforge']:,}, "
-            f"only datatrove {agree['only_datatrove']:,} (Jaccard {agree['jaccard']:.2f})"
-        )
+        result["agreement"] = {}
+        en = lf["english_urls"]
+        for label, a, b in [
+            ("all documents", lf["kept_urls"], dt["kept_urls"]),
+            ("English (lakeforge's language = en)", lf["kept_urls"] & en, dt["kept_urls"] & en),
+        ]:
+            agree = agreement(a, b, lf["drop_reason_by_url"])
+            result["agreement"][label] = agree
+            print(
+                f"kept sets by URL, {label}: both {agree['both']:,}, only lakeforge {agree['only_lakeforge']:,}, "
+                f"only datatrove {agree['only_datatrove']:,} (Jaccard {agree['jaccard']:.2f}); lakeforge's reasons "
+                "for the only-datatrove ones: "
+                + (", ".join(f"{k} {v}" for k, v in agree["only_datatrove_lakeforge_reasons"].items()) or "-")
+            )
         last = lf["runs"][-1]
         ratio = (last["documents"] / last["seconds"]) / peer_rate
         met = ratio >= GOAL
