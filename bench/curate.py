@@ -528,7 +528,8 @@ def _json_from_stdout(text: str):
     raise ValueError(f"no JSON in the output: {text[-500:]!r}")
 
 
-def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
+def run_lakeforge(inputs: list[Path], master: str, runs: int, timeout: float | None) -> dict:
+    """``timeout``: set lakeforge's extraction timeout (``--set extract.timeout_s``); None keeps its config."""
     base = OUT / "curate-lakeforge"
     if base.exists():
         shutil.rmtree(base)
@@ -540,6 +541,8 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int) -> dict:
         for p in inputs:
             cmd += ["--input", str(p)]
         cmd += ["--lakehouse", str(lake), "--master", master, "--format", "json"]
+        if timeout is not None:
+            cmd += ["--set", f"extract.timeout_s={timeout}"]
         log(f"lakeforge run {i}: {' '.join(cmd[1:3])} … --lakehouse {lake} --master {master}")
         t0 = time.perf_counter()
         with open(base / f"run-{i}.log", "w") as errlog:
@@ -721,7 +724,10 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2, help="datatrove workers (default 2)")
     p.add_argument("--runs", type=int, default=2, help="lakeforge runs, each into a fresh lakehouse (default 2)")
     p.add_argument(
-        "--timeout", type=float, default=None, help="trafilatura timeout per document (default: lakeforge's)"
+        "--timeout",
+        type=float,
+        default=None,
+        help="extraction timeout per document for both sides (default: lakeforge's extract.timeout_s)",
     )
     p.add_argument("--no-datatrove", action="store_true", help="skip the datatrove side")
     p.add_argument("--no-lakeforge", action="store_true", help="skip the lakeforge side")
@@ -769,7 +775,7 @@ def main(argv=None) -> int:
             lf_error = f"lakeforge side not run: {why}"
         else:
             try:
-                lf = run_lakeforge(inputs, args.master, args.runs)
+                lf = run_lakeforge(inputs, args.master, args.runs, args.timeout)
                 result["lakeforge"] = {
                     k: v for k, v in lf.items() if k not in ("kept_urls", "english_urls", "drop_reason_by_url")
                 }

@@ -1,7 +1,7 @@
 """Each lakehouse table's schema, defined once. Writers and tests import these."""
 
 from schemas.base import Field, TableSchema
-from schemas.documents import DOCUMENTS, KEPT_VIEW
+from schemas.documents import DOCUMENTS, KEPT_VIEW, VIEWS
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
 from schemas.pages import PAGES
 from schemas.stats import CURATE_FILES, STATS
@@ -21,4 +21,5 @@ __all__ = [
     "STATS",
     "Field",
     "TableSchema",
+    "VIEWS",
 ]

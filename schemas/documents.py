@@ -130,3 +130,6 @@ DOCUMENTS = TableSchema(
 
 KEPT_VIEW = "kept"
 """The view over ``documents`` that holds what the current verdict keeps."""
+
+VIEWS: dict[str, tuple[str, str]] = {KEPT_VIEW: ("documents", "SELECT * FROM {documents} WHERE drop_reason IS NULL")}
+"""View name → (the table it reads, its query with that table's qualified name as a format field)."""

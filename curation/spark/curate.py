@@ -21,7 +21,7 @@ from curation.provenance import RunInfo
 from curation.spark.ingest import DUPLICATE_IN_RUN, _Progress, _Steps
 from curation.warc import read_file
 from curation.warc.sources import Source
-from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, KEPT_VIEW, PAGES, STATS
+from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, PAGES, STATS
 
 ALREADY_CURATED = "already_curated"
 FLUSH_ROWS = 256
@@ -205,16 +205,7 @@ class CurateReport:
 def ensure_tables(lake) -> None:
     for schema in (DOCUMENTS, INGEST_ERRORS, CURATE_FILES, STATS):
         lake.ensure(schema)
-    create_kept_view(lake)
-
-
-def create_kept_view(lake) -> None:
-    """``<db>.kept``: the documents the current verdict keeps (views are re-created on every attach)."""
-    if lake.exists(DOCUMENTS.name):
-        lake.spark.sql(
-            f"CREATE OR REPLACE VIEW {lake.fq(KEPT_VIEW)} AS "
-            f"SELECT * FROM {lake.fq(DOCUMENTS.name)} WHERE drop_reason IS NULL"
-        )
+    lake.create_views()
 
 
 def files_to_skip(lake, sources: list[Source]) -> set[str]:
@@ -364,7 +355,7 @@ def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
     step("prepare")
     if not lake.version(DOCUMENTS.name):
         raise ValueError(f"{lake.fq(DOCUMENTS.name)} is empty or missing in {lake.root}: run `lakeforge curate` first")
-    create_kept_view(lake)
+    lake.create_views()
     docs_version = lake.version(DOCUMENTS.name)
     run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
     meta = run.commit_metadata()
@@ -540,7 +531,7 @@ def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
     }
     lake.append(STATS, spark.createDataFrame(funnel, STATS.to_spark()), meta)
     report.funnel = funnel
-    create_kept_view(lake)
+    lake.create_views()
     report.versions = {t: lake.version(t) for t in (DOCUMENTS.name, INGEST_ERRORS.name, CURATE_FILES.name, STATS.name)}
     step(None)
     report.seconds = time.perf_counter() - t0

@@ -58,8 +58,17 @@ class Lakehouse:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database} LOCATION '{self.warehouse}'")
         for name in self.table_folders():
             self._register(name)
+        self.create_views()
         spark.catalog.setCurrentDatabase(self.database)
         return self
+
+    def create_views(self) -> None:
+        """(Re)create the views of ``schemas.VIEWS`` whose table exists (views live in the session's catalog)."""
+        from schemas import VIEWS
+
+        for view, (table, query) in VIEWS.items():
+            if self.exists(table):
+                self.spark.sql(f"CREATE OR REPLACE VIEW {self.fq(view)} AS " + query.format(**{table: self.fq(table)}))
 
     def table_folders(self) -> list[str]:
         """Names of the Delta tables present in the warehouse folder."""
