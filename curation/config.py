@@ -90,19 +90,7 @@ def load(cls: type[C], source: str | Path | dict | None = None, **overrides: Any
 
     Raises ValueError naming any key ``cls`` does not have.
     """
-    data: dict[str, Any] = {}
-    if isinstance(source, dict):
-        data = dict(source)
-    elif source is not None:
-        import yaml
-
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
-        data = loaded
+    data = dict(source) if isinstance(source, dict) else read_settings(source)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return _build(cls, data, cls.__name__)
 

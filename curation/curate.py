@@ -45,7 +45,7 @@ from curation.filters.gopher import (
 from curation.filters.toxicity import ToxicityConfig, toxicity_rules, toxicity_signals, wordlists_for
 from curation.filters.url import UrlFilterConfig, url_filter_rules, url_filter_signals
 from curation.langid import LangIdConfig, LanguageIdentifier, langid_rules, langid_signals
-from schemas.documents import DOCUMENTS
+from schemas.documents import DOCUMENTS, LINEAGE_COLUMNS
 
 STAGES = (
     "decode",
@@ -186,22 +186,6 @@ def verdict_sql(cfg: CurateConfig) -> str:
 # The curator
 # ----------------------------------------------------------------------------------------------------------------
 
-_LINEAGE = (
-    "doc_id",
-    "url",
-    "host",
-    "warc_date",
-    "crawl_id",
-    "source_file",
-    "record_offset",
-    "record_length",
-    "payload_digest",
-    "http_status",
-    "content_type",
-    "payload_length",
-    "payload_truncated",
-)
-
 
 class Curator:
     """Runs the stages over batches of page rows. Heavy objects are built on first use, once."""
@@ -255,7 +239,7 @@ class Curator:
         t = clock()
         for page in pages:
             row = dict.fromkeys(DOCUMENTS.names)
-            for name in _LINEAGE:
+            for name in LINEAGE_COLUMNS:
                 row[name] = page.get(name)
             decoded = decode_html(page.get("payload") or b"", page.get("charset"))
             row["charset"], row["charset_source"] = decoded.charset, decoded.charset_source

@@ -7,22 +7,28 @@ re-apply new thresholds as a new table version without re-extracting.
 """
 
 from schemas.base import Field, TableSchema
+from schemas.pages import PAGES
 
-_LINEAGE = (
-    Field("doc_id", "string", False, "Stable id: sha256 of the WARC-Record-ID, 32 hex (the pages.doc_id)"),
-    Field("url", "string", True, "WARC-Target-URI"),
-    Field("host", "string", True, "Lower-cased host name of the URL, without port"),
-    Field("warc_date", "timestamp", True, "WARC-Date (UTC)"),
-    Field("crawl_id", "string", True, "Crawl the record belongs to (e.g. CC-MAIN-2024-22), when known"),
-    Field("source_file", "string", False, "URI of the WARC file the record was read from"),
-    Field("record_offset", "long", True, "Byte offset of the record in source_file as stored (gzip member)"),
-    Field("record_length", "long", True, "Bytes of the record in source_file as stored"),
-    Field("payload_digest", "string", True, "WARC-Payload-Digest"),
-    Field("http_status", "int", True, "HTTP status code"),
-    Field("content_type", "string", True, "HTTP Content-Type without parameters, lower case"),
-    Field("payload_length", "long", True, "Bytes of the HTTP body as stored in the record"),
-    Field("payload_truncated", "boolean", True, "True when the body was cut at the configured cap before extraction"),
+_LINEAGE = tuple(
+    PAGES.field(name)
+    for name in (
+        "doc_id",
+        "url",
+        "host",
+        "warc_date",
+        "crawl_id",
+        "source_file",
+        "record_offset",
+        "record_length",
+        "payload_digest",
+        "http_status",
+        "content_type",
+        "payload_length",
+        "payload_truncated",
+    )
 )
+"""Lineage back to the raw WARC record: the same columns, meaning and types as in ``pages``."""
+LINEAGE_COLUMNS = tuple(f.name for f in _LINEAGE)
 
 _EXTRACTION = (
     Field("charset", "string", True, "Codec the HTML was decoded with (e.g. utf-8, cp1252)"),

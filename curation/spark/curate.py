@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from curation.curate import ERROR_REASONS, STAGES, CurateConfig, curator_for, reason_stages, verdict_sql
 from curation.provenance import RunInfo
-from curation.spark.ingest import DUPLICATE_IN_RUN, _Progress, _Steps
+from curation.spark.ingest import _Progress, _Steps, count_file_rows, files_to_skip, new_by_key
 from curation.warc import read_file
 from curation.warc.sources import Source
 from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, PAGES, STATS
@@ -208,22 +208,6 @@ def ensure_tables(lake) -> None:
     lake.create_views()
 
 
-def files_to_skip(lake, sources: list[Source]) -> set[str]:
-    """Files an earlier curate run read (completely or partially, same size when known)."""
-    if not lake.version(CURATE_FILES.name):
-        return set()
-    done = (
-        lake.spark.table(lake.fq(CURATE_FILES.name))
-        .where("status IN ('complete', 'partial')")
-        .select("source_file", "file_size")
-        .distinct()
-        .collect()
-    )
-    seen = {(r["source_file"], r["file_size"]) for r in done}
-    seen_any = {r["source_file"] for r in done}
-    return {s.uri for s in sources if (s.uri, s.size) in seen or (s.size is None and s.uri in seen_any)}
-
-
 def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunInfo, progress=None) -> CurateReport:
     """WARC files → ``documents`` / ``ingest_errors`` / ``curate_files`` / ``stats``, one commit per table."""
     from pyspark import StorageLevel
@@ -238,7 +222,7 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
     meta = run.commit_metadata()
 
-    skip = set() if cfg.read.reingest else files_to_skip(lake, sources)
+    skip = set() if cfg.read.reingest else files_to_skip(lake, sources, CURATE_FILES.name)
     todo = [s for s in sources if s.uri not in skip]
     file_rows = [_skipped_file(run.run_id, s) for s in sources if s.uri in skip]
     new_docs = None
@@ -259,7 +243,7 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
             out.count()
         step("dedupe")
         docs = out.where("kind = 'document'").select(*DOCUMENTS.names)
-        new_docs, per_file = _new_documents(lake, docs, docs_version)
+        new_docs, per_file = new_by_key(lake, DOCUMENTS.name, docs, docs_version)
         step("write_documents")
         _write_documents(lake, new_docs, per_file, meta, docs_version, report)
         step("write_errors")
@@ -270,15 +254,9 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
         timings = [r["timing"].asDict() for r in small if r["kind"] == "timing"]
         for r in small:
             if r["kind"] == "file":
-                row = r["file"].asDict()
-                row["skipped"] = dict(row["skipped"] or {})
-                counts = per_file.get(row["source_file"])
-                if counts is not None:
-                    row["written"] = counts["emitted"] - counts["dup_in_run"] - counts["already"]
-                    for reason, n in ((DUPLICATE_IN_RUN, counts["dup_in_run"]), (ALREADY_CURATED, counts["already"])):
-                        if n:
-                            row["skipped"][reason] = row["skipped"].get(reason, 0) + n
-                file_rows.append(row)
+                file_rows.append(
+                    count_file_rows(r["file"].asDict(), per_file.get(r["file"]["source_file"]), ALREADY_CURATED)
+                )
     else:
         errors, timings = [], []
 
@@ -428,37 +406,6 @@ def _skipped_file(run_id: str, s: Source) -> dict:
         "errored": 0,
         "seconds": 0.0,
     }
-
-
-def _new_documents(lake, docs, docs_version):
-    """Documents of this run whose doc_id is new: first occurrence by (file, offset), not in the table yet."""
-    from pyspark import StorageLevel
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    key = ["source_file", "record_offset", "doc_id"]
-    first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
-    existing = lake.read(DOCUMENTS.name, docs_version).select("doc_id").withColumn("_exists", F.lit(True))
-    keys = (
-        docs.select(*key)
-        .withColumn("_rank", F.row_number().over(first))
-        .join(existing, "doc_id", "left")
-        .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    per_file = {
-        r["source_file"]: r
-        for r in keys.groupBy("source_file")
-        .agg(
-            F.count(F.lit(1)).alias("emitted"),
-            F.sum(F.when(F.col("_rank") > 1, 1).otherwise(0)).alias("dup_in_run"),
-            F.sum(F.when((F.col("_rank") == 1) & F.col("_exists").isNotNull(), 1).otherwise(0)).alias("already"),
-        )
-        .collect()
-    }
-    drop = keys.where("_drop").select(*key)
-    cond = [docs[c].eqNullSafe(drop[c]) for c in key]
-    return docs.join(drop, cond, "left_anti"), per_file
 
 
 def _write_documents(lake, new_docs, per_file, meta, docs_version, report) -> None:

@@ -120,13 +120,14 @@ class IngestReport:
         ]
 
 
-def files_to_skip(lake, sources: list[Source]) -> set[str]:
-    """Files an earlier run read completely or partially (same size when known): reading them again
-    would give the same rows. Files that failed are read again."""
-    if not lake.version(INGEST_FILES.name):  # missing, or only its empty version 0
+def files_to_skip(lake, sources: list[Source], table: str = INGEST_FILES.name) -> set[str]:
+    """Files an earlier run read completely or partially (same size when known), according to the per-file
+    table ``table`` (``ingest_files`` / ``curate_files``): reading them again would give the same rows.
+    Files that failed are read again."""
+    if not lake.version(table):  # missing, or only its empty version 0
         return set()
     done = (
-        lake.spark.table(lake.fq(INGEST_FILES.name))
+        lake.spark.table(lake.fq(table))
         .where("status IN ('complete', 'partial')")
         .select("source_file", "file_size")
         .distinct()
@@ -137,6 +138,50 @@ def files_to_skip(lake, sources: list[Source]) -> set[str]:
     return {s.uri for s in sources if (s.uri, s.size) in seen or (s.size is None and s.uri in seen_any_size)}
 
 
+def new_by_key(lake, table: str, rows, version: int | None):
+    """(rows whose ``doc_id`` is new, per-file counts): the first occurrence of a doc_id in this run (by file,
+    offset) wins, and ids already in ``table`` at ``version`` are not written again. Decided on the keys alone, so
+    payloads never shuffle: the rows to drop are usually few, and Spark broadcasts them into an anti-join.
+    Per-file counts: ``emitted``, ``dup_in_run``, ``already``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    key = ["source_file", "record_offset", "doc_id"]
+    first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
+    existing = lake.read(table, version).select("doc_id").withColumn("_exists", F.lit(True))
+    keys = (
+        rows.select(*key)
+        .withColumn("_rank", F.row_number().over(first))
+        .join(existing, "doc_id", "left")
+        .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
+    )  # not persisted: keys only, recomputed from the caller's persisted rows for the second use
+    per_file = {
+        r["source_file"]: r
+        for r in keys.groupBy("source_file")
+        .agg(
+            F.count(F.lit(1)).alias("emitted"),
+            F.sum(F.when(F.col("_rank") > 1, 1).otherwise(0)).alias("dup_in_run"),
+            F.sum(F.when((F.col("_rank") == 1) & F.col("_exists").isNotNull(), 1).otherwise(0)).alias("already"),
+        )
+        .collect()
+    }
+    drop = keys.where("_drop").select(*key)
+    cond = [rows[c].eqNullSafe(drop[c]) for c in key]
+    return rows.join(drop, cond, "left_anti"), per_file
+
+
+def count_file_rows(file_row: dict, counts, already_reason: str) -> dict:
+    """A task's file summary with the driver's dedupe decisions added: ``written`` and the skip reasons."""
+    row = dict(file_row)
+    row["skipped"] = dict(row["skipped"] or {})
+    if counts is not None:
+        row["written"] = counts["emitted"] - counts["dup_in_run"] - counts["already"]
+        for reason, n in ((DUPLICATE_IN_RUN, counts["dup_in_run"]), (already_reason, counts["already"])):
+            if n:
+                row["skipped"][reason] = row["skipped"].get(reason, 0) + n
+    return row
+
+
 def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunInfo, progress=None) -> IngestReport:
     """Read ``sources`` into ``pages`` / ``ingest_errors`` / ``ingest_files``, one commit per table.
 
@@ -144,8 +189,6 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
     background thread while files are read.
     """
     from pyspark import StorageLevel
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     t0 = time.perf_counter()
@@ -197,36 +240,11 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             out.count()
         report.read_seconds = step("dedupe")
 
-        # Pages: the first occurrence of a doc_id in this run (by file, offset) wins, and ids already in
-        # the table are not written again. Decided on the keys alone, so payloads never shuffle: the
-        # rows to drop are usually few, and Spark broadcasts them into an anti-join.
         pages = out.where("kind = 'page'").select(*PAGES.names)
-        key = ["source_file", "record_offset", "doc_id"]
-        first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
-        existing = lake.read(PAGES.name, pages_version).select("doc_id").withColumn("_exists", F.lit(True))
-        keys = (
-            pages.select(*key)
-            .withColumn("_rank", F.row_number().over(first))
-            .join(existing, "doc_id", "left")
-            .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
-            .persist(StorageLevel.MEMORY_AND_DISK)  # why: counted per file, then used to filter the rows
-        )
-        per_file = {
-            r["source_file"]: r
-            for r in keys.groupBy("source_file")
-            .agg(
-                F.count(F.lit(1)).alias("emitted"),
-                F.sum(F.when(F.col("_rank") > 1, 1).otherwise(0)).alias("dup_in_run"),
-                F.sum(F.when((F.col("_rank") == 1) & F.col("_exists").isNotNull(), 1).otherwise(0)).alias("already"),
-            )
-            .collect()
-        }
+        new_pages, per_file = new_by_key(lake, PAGES.name, pages, pages_version)
         expected_new = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
         step("write_pages")
         if expected_new:
-            drop = keys.where("_drop").select(*key)
-            cond = [pages[c].eqNullSafe(drop[c]) for c in key]
-            new_pages = pages.join(drop, cond, "left_anti")
             # An append, not a MERGE: the anti-join above already ran against the version read at the
             # start. A concurrent writer in between is detected below, not silently merged.
             lake.append(PAGES, new_pages, meta)
@@ -236,7 +254,6 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
                     f"pages: another writer committed between version {pages_version} and this run's commit "
                     f"(v{written}); check for duplicate doc_ids"
                 )
-        keys.unpersist()
         step("write_errors")
         # Errors and file summaries are a few rows per file: one scan fetches both.
         small = out.where("kind <> 'page'").select("kind", "error", "file").collect()
@@ -246,17 +263,10 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             lake.merge_new(INGEST_ERRORS, spark.createDataFrame(error_rows, INGEST_ERRORS.to_spark()), meta)
 
         for r in small:
-            if r["kind"] != "file":
-                continue
-            row = r["file"].asDict()
-            row["skipped"] = dict(row["skipped"] or {})
-            counts = per_file.get(row["source_file"])
-            if counts is not None:
-                row["written"] = counts["emitted"] - counts["dup_in_run"] - counts["already"]
-                for reason, n in ((DUPLICATE_IN_RUN, counts["dup_in_run"]), (ALREADY_INGESTED, counts["already"])):
-                    if n:
-                        row["skipped"][reason] = row["skipped"].get(reason, 0) + n
-            file_rows.append(row)
+            if r["kind"] == "file":
+                file_rows.append(
+                    count_file_rows(r["file"].asDict(), per_file.get(r["file"]["source_file"]), ALREADY_INGESTED)
+                )
         out.unpersist()
 
     step("write_files")
