@@ -160,11 +160,12 @@ def reason_stages(cfg: CurateConfig) -> dict[str, str]:
     return out
 
 
-def verdict(row: dict[str, Any], cfg: CurateConfig) -> list[str]:
-    """Every failing reason of a document, in pipeline order."""
+def verdict(row: dict[str, Any], cfg: CurateConfig, rules_by_stage: list[tuple[str, list]] | None = None) -> list[str]:
+    """Every failing reason of a document, in pipeline order. ``rules_by_stage``: :func:`stage_rules` of ``cfg``,
+    when the caller has it already (the curator builds it once, not once per document)."""
     error = row.get("extraction_error")
     reasons = [error] if error in DECODE_REASONS else []
-    for stage, rules in stage_rules(cfg):
+    for stage, rules in rules_by_stage or stage_rules(cfg):
         if stage == "langid" and error is not None and error not in DECODE_REASONS:
             reasons.append(error)  # extraction failures sit between the URL filter and language ID
         reasons += [rule.reason for rule in rules if rule.failed(row)]
@@ -286,7 +287,7 @@ class Curator:
             self._charge(stage, t, with_text)
 
         for row in rows:
-            reasons = verdict(row, cfg)
+            reasons = verdict(row, cfg, self._rules)
             row["drop_reasons"] = reasons
             row["drop_reason"] = reasons[0] if reasons else None
             row["run_id"] = row["verdict_run_id"] = self.run_id

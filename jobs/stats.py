@@ -37,19 +37,19 @@ def main(argv=None) -> int:
         raise JobError(f"no stats table in {lake.root}: run `lakeforge curate` first")
     stats = spark.table(lake.fq("stats"))
     if args.all:
-        runs = (
-            stats.groupBy("run_id", "job", "documents_version")
-            .agg(
-                {"created_at": "max"},
-            )
-            .withColumnRenamed("max(created_at)", "created_at")
-            .orderBy("created_at")
-            .collect()
-        )
-        out = []
-        for r in runs:
-            rows = [x.asDict() for x in stats.where(f"run_id = '{r['run_id']}'").collect()]
-            out.append({"run_id": r["run_id"], "job": r["job"], "created_at": str(r["created_at"]), **totals(rows)})
+        by_run: dict[str, list[dict]] = defaultdict(list)
+        for r in stats.collect():  # one scan: the table holds a few dozen rows per run
+            by_run[r["run_id"]].append(r.asDict())
+        out = [
+            {
+                "run_id": run_id,
+                "job": rows[0]["job"],
+                "created_at": str(max(x["created_at"] for x in rows)),
+                **totals(rows),
+            }
+            for run_id, rows in by_run.items()
+        ]
+        out.sort(key=lambda r: r["created_at"])
         if args.format == "json":
             print(json.dumps(out, indent=1))
         else:

@@ -277,7 +277,7 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     head += [("read", reason, "skipped", n) for reason, n in sorted(skipped.items())]
     head += [("read", reason, "errored", n) for reason, n in sorted(errored.items())]
     _finish(lake, report, cfg, new_docs, head, timings, meta, t0, step)
-    if new_docs is not None:
+    if todo:
         out.unpersist()
     return report
 
