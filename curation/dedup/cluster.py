@@ -1,0 +1,170 @@
+"""The dedup algorithm on plain Python objects: the reference the Spark job must match row for row.
+
+Steps (``lakeforge dedup`` does the same with DataFrames, :mod:`curation.spark.dedup`):
+
+1. **Exact**: documents with equal :func:`~curation.dedup.text.text_hash` are exact duplicates; each copy is linked
+   to the copy with the smallest ``doc_id`` (its representative). Only representatives go through LSH: the copies'
+   signatures are identical anyway.
+2. **Candidates**: per band, documents with equal band keys share a bucket; each member is linked to the bucket's
+   smallest ``doc_id`` (star edges: linear in the bucket size, not quadratic).
+3. **Verification** (optional): a candidate edge is kept when the true Jaccard of the two shingle sets is at least
+   the threshold.
+4. **Components**: documents connected by exact or verified edges form a cluster (union-find here, large-star /
+   small-star on Spark).
+5. **Survivor**: the best member by (survivor of an earlier run first, the configured order, smallest ``doc_id``).
+   Every other member is a duplicate of it: ``dup_of`` = the survivor, ``dup_similarity`` = the true Jaccard with the
+   survivor, ``dup_exact`` = equal normalized text. ``dup_cluster_id`` is the survivor's ``doc_id``, on every member.
+
+Incremental runs: documents deduplicated by an earlier run that are still kept (its survivors and unique documents)
+take part as *prior* documents: edges between two prior documents are ignored (they were settled before), a cluster
+with prior documents keeps the best of them as survivor, and prior documents are never reassigned.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from curation.dedup.config import DedupConfig, OrderKey
+from curation.dedup.lsh import band_keys
+from curation.dedup.minhash import MinHasher
+from curation.dedup.text import jaccard, normalize, shingle_set, text_hash
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The dedup columns of one document."""
+
+    dup_cluster_id: str | None
+    dup_of: str | None
+    dup_similarity: float | None
+    dup_exact: bool | None
+
+
+UNIQUE = Assignment(None, None, None, None)
+
+
+def star_edges(doc_ids: Sequence[str], keys: np.ndarray) -> set[tuple[str, str]]:
+    """Star edges ``(member, smallest member)`` of every bucket of every band; ``keys``: (docs, bands) band keys."""
+    edges: set[tuple[str, str]] = set()
+    for j in range(keys.shape[1]):
+        smallest: dict[int, str] = {}
+        members: dict[int, list[str]] = {}
+        for doc_id, key in zip(doc_ids, keys[:, j].tolist()):
+            members.setdefault(key, []).append(doc_id)
+            if key not in smallest or doc_id < smallest[key]:
+                smallest[key] = doc_id
+        for key, ids in members.items():
+            edges.update((d, smallest[key]) for d in ids if d != smallest[key])
+    return edges
+
+
+def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Node → smallest node of its connected component (union-find)."""
+    parent = {n: n for n in nodes}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {n: find(n) for n in parent}
+
+
+def _compare(a: Mapping[str, Any], b: Mapping[str, Any], order: Sequence[OrderKey]) -> int:
+    """Spark ``ORDER BY`` semantics for one term at a time, then ``doc_id``."""
+    if a.get("_prior") != b.get("_prior"):
+        return -1 if a.get("_prior") else 1
+    for key in order:
+        x, y = a.get(key.column), b.get(key.column)
+        if x == y:
+            continue
+        nulls_first = key.nulls_first if key.nulls_first is not None else not key.descending
+        if x is None or y is None:
+            return (-1 if x is None else 1) * (1 if nulls_first else -1)
+        less = x < y
+        return (-1 if less else 1) * (-1 if key.descending else 1)
+    return -1 if a["doc_id"] < b["doc_id"] else (1 if a["doc_id"] > b["doc_id"] else 0)
+
+
+def best(members: Sequence[Mapping[str, Any]], order: Sequence[OrderKey]) -> Mapping[str, Any]:
+    """The survivor among ``members`` (rows with ``doc_id``, the order columns and ``_prior``)."""
+    return min(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, order)))
+
+
+def deduplicate(
+    docs: Sequence[Mapping[str, Any]], cfg: DedupConfig, prior: Iterable[str] = ()
+) -> dict[str, Assignment]:
+    """Dedup columns for every document in ``docs`` (rows with ``doc_id``, ``text`` and the survivor-order columns).
+    ``prior``: doc_ids deduplicated by an earlier run (they are never reassigned and not returned)."""
+    prior = set(prior)
+    rows = {d["doc_id"]: {**d, "_prior": d["doc_id"] in prior} for d in docs}
+    if len(rows) != len(docs):
+        raise ValueError("doc_id must be unique")
+    normalized = {i: normalize(r.get("text")) for i, r in rows.items()}
+    hashes = {i: text_hash(n) for i, n in normalized.items()}
+
+    edges: set[tuple[str, str]] = set()
+    exact_rep: dict[str, str] = {}
+    if cfg.exact:
+        for i, h in hashes.items():
+            if h not in exact_rep or i < exact_rep[h]:
+                exact_rep[h] = i
+        edges |= {(i, exact_rep[h]) for i, h in hashes.items() if i != exact_rep[h]}
+        reps = sorted(set(exact_rep.values()))
+    else:
+        reps = sorted(rows)
+    reps = [i for i in reps if normalized[i]]  # an empty text has no shingles: it only has exact duplicates
+
+    if cfg.near and reps:
+        band = cfg.banding
+        sig = MinHasher(cfg.num_perm, cfg.seed, cfg.ngram).signatures_of_normalized([normalized[i] for i in reps])
+        candidates = star_edges(reps, band_keys(sig, band.bands, band.rows))
+        shingles = {}
+        for a, b in sorted(candidates):
+            if a in prior and b in prior:
+                continue
+            if cfg.verify:
+                for i in (a, b):
+                    if i not in shingles:
+                        shingles[i] = shingle_set(rows[i].get("text"), cfg.ngram)
+                if jaccard(shingles[a], shingles[b]) < cfg.threshold:
+                    continue
+            edges.add((a, b))
+    edges = {(a, b) for a, b in edges if not (a in prior and b in prior)}
+
+    label = components(rows, edges)
+    clusters: dict[str, list[str]] = {}
+    for i, c in label.items():
+        clusters.setdefault(c, []).append(i)
+    out: dict[str, Assignment] = {}
+    order = cfg.order
+    for members in clusters.values():
+        if len(members) == 1:
+            if members[0] not in prior:
+                out[members[0]] = UNIQUE
+            continue
+        survivor = best([rows[i] for i in members], order)["doc_id"]
+        s_shingles = shingle_set(rows[survivor].get("text"), cfg.ngram)
+        for i in members:
+            if i in prior and i != survivor:
+                continue
+            if i == survivor:
+                out[i] = Assignment(survivor, None, None, None)
+                continue
+            exact = hashes[i] == hashes[survivor]
+            sim = 1.0 if exact else jaccard(shingle_set(rows[i].get("text"), cfg.ngram), s_shingles)
+            out[i] = Assignment(survivor, survivor, sim, exact)
+    if prior:
+        # a prior document that now has duplicates becomes a survivor; one without stays as it was (not returned)
+        out = {i: a for i, a in out.items() if i not in prior or a.dup_cluster_id is not None}
+    return out
