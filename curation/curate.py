@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.config import IngestConfig
+from curation.dedup.rules import dedup_rules
 from curation.extract import ExtractConfig, decode_html
 from curation.filters.c4 import C4QualityConfig, c4_clean_lines, c4_quality_rules, c4_quality_signals
 from curation.filters.fineweb import FineWebQualityConfig, fineweb_quality_rules, fineweb_quality_signals
@@ -58,6 +59,9 @@ STAGES = (
     "fineweb",
     "toxicity",
 )
+"""Stages a document goes through in ``curate`` / ``extract``, in order."""
+FUNNEL_STAGES = (*STAGES, "dedup")
+"""Stages of the funnel: the curate stages, then ``lakeforge dedup`` (its rules live in the same verdict)."""
 
 DECODE_REASONS = ("binary_content", "undecodable", "empty_payload")
 """``extraction_error`` values set by the decode stage (they come before the URL filter in pipeline order)."""
@@ -148,6 +152,7 @@ def stage_rules(cfg: CurateConfig) -> list[tuple[str, list]]:
         ("c4", c4_quality_rules(cfg.c4)),
         ("fineweb", fineweb_quality_rules(cfg.fineweb)),
         ("toxicity", toxicity_rules(cfg.toxicity)),
+        ("dedup", dedup_rules()),
     ]
 
 

@@ -15,7 +15,9 @@ COMMANDS = {
         "WARC files → the documents table: text, language, signals, drop_reason",
     ),
     "extract": ("jobs.curate", "extract_main", "extract_parser", "the curate stages over a pages table version"),
+    "import-text": ("jobs.import_text", "main", "parser", "JSON Lines or text files → the documents table"),
     "filter": ("jobs.filter", "main", "parser", "re-apply thresholds to stored signals as a new documents version"),
+    "dedup": ("jobs.dedup", "main", "parser", "mark exact and near duplicates as a new documents version"),
     "stats": ("jobs.stats", "main", "parser", "the funnel of a curate/extract/filter run"),
     "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),
     "tables": ("jobs.tables", "tables_main", "tables_parser", "list tables with their latest version and rows"),
@@ -27,7 +29,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: lakeforge SUBCOMMAND [options]   (lakeforge SUBCOMMAND --help for each)", "", "subcommands:"]
-    lines += [f"  {name:<9} {spec[3]}" for name, spec in COMMANDS.items()]
+    lines += [f"  {name:<11} {spec[3]}" for name, spec in COMMANDS.items()]
     lines += ["", "Common options: --lakehouse DIR (default ./lakehouse), --master URL (default local[*]), --conf k=v"]
     return "\n".join(lines)
 

@@ -1,13 +1,14 @@
 """Each lakehouse table's schema, defined once. Writers and tests import these."""
 
 from schemas.base import Field, TableSchema
+from schemas.dedup import MINHASH_SIGNATURES
 from schemas.documents import DOCUMENTS, KEPT_VIEW, VIEWS
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
 from schemas.pages import PAGES
 from schemas.stats import CURATE_FILES, STATS
 
 ALL_TABLES: dict[str, TableSchema] = {
-    t.name: t for t in (PAGES, INGEST_ERRORS, INGEST_FILES, DOCUMENTS, STATS, CURATE_FILES)
+    t.name: t for t in (PAGES, INGEST_ERRORS, INGEST_FILES, DOCUMENTS, STATS, CURATE_FILES, MINHASH_SIGNATURES)
 }
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "INGEST_ERRORS",
     "INGEST_FILES",
     "KEPT_VIEW",
+    "MINHASH_SIGNATURES",
     "PAGES",
     "STATS",
     "Field",

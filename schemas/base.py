@@ -25,6 +25,7 @@ _TYPES = {
         lambda pa: pa.map_(pa.string(), pa.int64()),
     ),
     "array<string>": ("ARRAY<STRING>", lambda T: T.ArrayType(T.StringType()), lambda pa: pa.list_(pa.string())),
+    "array<long>": ("ARRAY<BIGINT>", lambda T: T.ArrayType(T.LongType()), lambda pa: pa.list_(pa.int64())),
 }
 
 
@@ -44,6 +45,12 @@ class Field:
     @property
     def ddl_type(self) -> str:
         return _TYPES[self.type][0]
+
+    def ddl(self) -> str:
+        """This column as in ``CREATE TABLE`` / ``ADD COLUMNS``, with its comment."""
+        null = "" if self.nullable else " NOT NULL"
+        comment = self.doc.replace("'", "\\'")
+        return f"`{self.name}` {self.ddl_type}{null} COMMENT '{comment}'"
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,7 @@ class TableSchema:
 
     def ddl(self) -> str:
         """Column list for ``CREATE TABLE``, with comments."""
-        cols = []
-        for f in self.fields:
-            null = "" if f.nullable else " NOT NULL"
-            comment = f.doc.replace("'", "\\'")
-            cols.append(f"`{f.name}` {f.ddl_type}{null} COMMENT '{comment}'")
-        return ",\n  ".join(cols)
+        return ",\n  ".join(f.ddl() for f in self.fields)
 
     def to_spark(self):
         """The ``pyspark.sql.types.StructType`` for this table (imports pyspark lazily)."""

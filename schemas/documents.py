@@ -97,6 +97,20 @@ _TOXICITY = (
     Field("toxic_wordlist_lang", "string", True, "The word list used (its file name)"),
 )
 
+_DEDUP = (
+    Field("text_hash", "string", True, "SHA-1 of the normalized text: the exact-duplicate key (set by dedup)"),
+    Field(
+        "dup_cluster_id",
+        "string",
+        True,
+        "Duplicate cluster (its survivor's doc_id), on every member including the survivor; null: no duplicate",
+    ),
+    Field("dup_of", "string", True, "doc_id of the cluster's survivor this document duplicates; null: not a duplicate"),
+    Field("dup_similarity", "double", True, "Jaccard similarity of this document's shingles to dup_of's"),
+    Field("dup_exact", "boolean", True, "true: same normalized text as dup_of; false: a near duplicate"),
+    Field("dedup_run_id", "string", True, "Run that last deduplicated this document; null: not deduplicated yet"),
+)
+
 _VERDICT = (
     Field("drop_reason", "string", True, "First failing rule in pipeline order; null when the document is kept"),
     Field("drop_reasons", "array<string>", False, "Every failing rule, in pipeline order (empty when kept)"),
@@ -112,6 +126,7 @@ SIGNAL_GROUPS: dict[str, tuple[Field, ...]] = {
     "c4": _C4,
     "fineweb": _FINEWEB,
     "toxicity": _TOXICITY,
+    "dedup": _DEDUP,
 }
 """Signal columns by the stage that computes them."""
 
@@ -130,6 +145,7 @@ DOCUMENTS = TableSchema(
         *_C4,
         *_FINEWEB,
         *_TOXICITY,
+        *_DEDUP,
         *_VERDICT,
     ),
 )

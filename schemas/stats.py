@@ -15,7 +15,7 @@ STATS = TableSchema(
     key=("run_id", "stage", "reason", "outcome"),
     fields=(
         Field("run_id", "string", False, "The run"),
-        Field("job", "string", False, "curate | extract | filter"),
+        Field("job", "string", False, "curate | extract | filter | dedup"),
         Field("stage_order", "int", False, "Position of the stage in the pipeline (0 = input)"),
         Field("stage", "string", False, "input | read | decode | url_filter | extract | langid | ... | output"),
         Field("reason", "string", False, "Reason (drop reason, skip reason, error reason); '' for stage totals"),

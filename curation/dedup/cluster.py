@@ -54,7 +54,7 @@ def star_edges(doc_ids: Sequence[str], keys: np.ndarray) -> set[tuple[str, str]]
     for j in range(keys.shape[1]):
         smallest: dict[int, str] = {}
         members: dict[int, list[str]] = {}
-        for doc_id, key in zip(doc_ids, keys[:, j].tolist()):
+        for doc_id, key in zip(doc_ids, keys[:, j].tolist(), strict=True):
             members.setdefault(key, []).append(doc_id)
             if key not in smallest or doc_id < smallest[key]:
                 smallest[key] = doc_id

@@ -23,11 +23,10 @@ class OrderKey:
     def parse(cls, term: str) -> OrderKey:
         m = _ORDER.match(term)
         if not m:
-            raise ValueError(
-                f"survivor_order term {term!r} is not of the form 'column [ASC|DESC] [NULLS FIRST|LAST]'"
-            )
-        nulls = m.group(3)
-        return cls(m.group(1), (m.group(2) or "ASC").upper() == "DESC", None if nulls is None else nulls.upper() == "FIRST")
+            raise ValueError(f"survivor_order term {term!r} is not of the form 'column [ASC|DESC] [NULLS FIRST|LAST]'")
+        column, direction, nulls = m.groups()
+        first = None if nulls is None else nulls.upper() == "FIRST"
+        return cls(column, (direction or "ASC").upper() == "DESC", first)
 
     def sql(self) -> str:
         nulls = "" if self.nulls_first is None else (" NULLS FIRST" if self.nulls_first else " NULLS LAST")
@@ -84,7 +83,7 @@ class DedupConfig:
             raise ValueError("batch_size must be at least 1")
         if not self.exact and not self.near:
             raise ValueError("exact and near are both off: nothing to deduplicate")
-        self.banding  # validates bands/rows/weights
+        _ = self.banding  # validates bands/rows/weights
         for term in self.survivor_order:
             OrderKey.parse(term)
 
@@ -103,4 +102,5 @@ class DedupConfig:
         """What a stored signature depends on; signatures with another key are recomputed, never mixed."""
         from curation.dedup.text import NORMALIZATION_VERSION, UNICODE_VERSION
 
-        return f"minhash-affine32:n{self.ngram}:p{self.num_perm}:s{self.seed}:norm{NORMALIZATION_VERSION}:u{UNICODE_VERSION}"
+        versions = f"norm{NORMALIZATION_VERSION}:u{UNICODE_VERSION}"
+        return f"minhash-affine32:n{self.ngram}:p{self.num_perm}:s{self.seed}:{versions}"

@@ -152,15 +152,17 @@ class MinHasher:
     def signatures_of_normalized(self, normalized: Sequence[str]) -> np.ndarray:
         """(len(normalized), num_perm) uint32 signatures of already normalized texts."""
         encoded = [t.encode("utf-8") for t in normalized]
+        # one buffer for the whole batch; each text's spans shift by where it starts in it
+        text_starts = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum([len(e) for e in encoded], out=text_starts[1:])
         spans = [shingle_spans(e, self.ngram) for e in encoded]
-        counts = np.array([len(s) for s, _ in spans], np.int64)
         offsets = np.zeros(len(encoded) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        # one buffer for the whole batch: shingle spans shift by each text's start in it
-        shift = np.zeros(len(encoded), np.int64)
-        np.cumsum([len(e) for e in encoded[:-1]], out=shift[1:]) if len(encoded) > 1 else None
-        starts = np.concatenate([s + k for (s, _), k in zip(spans, shift)]) if spans else np.zeros(0, np.int64)
-        ends = np.concatenate([e + k for (_, e), k in zip(spans, shift)]) if spans else np.zeros(0, np.int64)
+        np.cumsum([len(s) for s, _ in spans], out=offsets[1:])
+        starts = np.zeros(offsets[-1], np.int64)
+        ends = np.zeros(offsets[-1], np.int64)
+        for i, (s, e) in enumerate(spans):
+            starts[offsets[i] : offsets[i + 1]] = s + text_starts[i]
+            ends[offsets[i] : offsets[i + 1]] = e + text_starts[i]
         hashes = _sha1_int64(b"".join(encoded), starts, ends)
         sig = np.empty((len(encoded), self.num_perm), np.int64)
         _permute_min(hashes, offsets, self._a64, self._b64, sig)

@@ -37,9 +37,7 @@ NORMALIZATION_VERSION = 1
 """Bumped whenever :func:`normalize` changes meaning; stored signatures of another version are recomputed."""
 
 _NOT_WORD = regex.compile(r"[^\p{L}\p{M}\p{N}]+")
-_NO_SPACE_CHAR = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]\p{M}*"
-)
+_NO_SPACE_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]\p{M}*")
 _FIRST_NO_SPACE = "\u0e00"
 """The lowest code point of any script above (Thai): a text whose largest character is below it has none."""
 
@@ -84,7 +82,7 @@ def shingles(normalized: str, n: int) -> list[bytes]:
     """The shingles of a normalized text, in order, duplicates included (what ``MinHash.update`` is fed)."""
     encoded = normalized.encode("utf-8")
     starts, ends = shingle_spans(encoded, n)
-    return [encoded[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+    return [encoded[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def shingle_set(text: str | None, n: int) -> set[bytes]:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from curation.curate import ERROR_REASONS, STAGES, CurateConfig, curator_for, reason_stages, verdict_sql
+from curation.curate import ERROR_REASONS, FUNNEL_STAGES, STAGES, CurateConfig, curator_for, reason_stages, verdict_sql
 from curation.provenance import RunInfo
 from curation.spark.ingest import _Progress, _Steps, count_file_rows, files_to_skip, new_by_key
 from curation.warc import read_file
@@ -167,6 +167,8 @@ class CurateReport:
     warnings: list[str] = field(default_factory=list)
     changed: int | None = None
     """filter: documents whose verdict changed."""
+    details: dict = field(default_factory=dict)
+    """Job-specific figures (dedup: banding, candidate pairs, edges, component rounds, ...)."""
 
     @property
     def totals(self) -> dict:
@@ -198,6 +200,7 @@ class CurateReport:
             "funnel": [{k: v for k, v in r.items() if k != "created_at"} for r in self.funnel],
             "files": self.files,
             "changed": self.changed,
+            "details": self.details,
             "warnings": self.warnings,
         }
 
@@ -420,8 +423,9 @@ def _write_documents(lake, new_docs, per_file, meta, docs_version, report) -> No
         )
 
 
-def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
-    """Build the funnel rows from the written documents and the task timings; append them to ``stats``."""
+def _finish(lake, report, cfg, docs, head, timings, meta, t0, step, stages=FUNNEL_STAGES) -> None:
+    """Build the funnel rows from the written documents and the task timings; append them to ``stats``.
+    ``stages``: the funnel stages this job reports (a stage after the curate ones only when it dropped something)."""
     spark = lake.spark
     docs_version = lake.version(DOCUMENTS.name)
     stage_of = reason_stages(cfg)
@@ -440,9 +444,11 @@ def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
 
     rows = list(head)
     remaining = sum(first.values())
-    for stage in STAGES:
-        rows.append((stage, "", "in", remaining))
+    for stage in stages:
         reasons = sorted(r for r in first if r is not None and stage_of.get(r, "toxicity") == stage)
+        if stage not in STAGES and len(stages) > 1 and not reasons:
+            continue
+        rows.append((stage, "", "in", remaining))
         for reason in reasons:
             rows.append((stage, reason, "errored" if reason in ERROR_REASONS else "dropped", first[reason]))
             remaining -= first[reason]
@@ -451,10 +457,10 @@ def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
     rows.append(("output", "", "kept", first.get(None, 0)))
 
     now = datetime.now(UTC)
-    order = {"input": 0, "read": 0, **{s: i + 1 for i, s in enumerate(STAGES)}, "output": len(STAGES) + 1}
+    order = {"input": 0, "read": 0, **{s: i + 1 for i, s in enumerate(FUNNEL_STAGES)}, "output": len(FUNNEL_STAGES) + 1}
     funnel = []
     for stage, reason, outcome, count in rows:
-        is_total = outcome == "in" and stage in STAGES
+        is_total = outcome == "in" and stage in FUNNEL_STAGES
         secs = round(seconds[stage], 3) if is_total and stage in seconds else None
         funnel.append(
             {
@@ -473,7 +479,7 @@ def _finish(lake, report, cfg, docs, head, timings, meta, t0, step) -> None:
         )
     report.stages = {
         s: {"docs": done[s], "seconds": round(seconds[s], 3), "docs_per_s": round(done[s] / seconds[s], 1)}
-        for s in STAGES
+        for s in FUNNEL_STAGES
         if seconds.get(s)
     }
     lake.append(STATS, spark.createDataFrame(funnel, STATS.to_spark()), meta)

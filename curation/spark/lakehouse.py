@@ -104,12 +104,20 @@ class Lakehouse:
 
         if self.exists(schema.name):
             have = set(self.spark.table(self.fq(schema.name)).columns)
-            missing = [c for c in schema.names if c not in have]
-            if missing:
+            missing = [f for f in schema.fields if f.name not in have]
+            required = [f.name for f in missing if not f.nullable]
+            if required:
                 raise ValueError(
-                    f"table {self.fq(schema.name)} at {self.path(schema.name)} lacks columns {missing}: it was "
+                    f"table {self.fq(schema.name)} at {self.path(schema.name)} lacks columns {required}: it was "
                     "written by another version of lakeforge; use a new --lakehouse or migrate it"
                 )
+            if missing:
+                # A newer lakeforge added nullable columns (e.g. dedup's): add them in place, one commit, so an
+                # existing lakehouse keeps working; old versions read as before (time travel is unaffected).
+                cols = ", ".join(f.ddl() for f in missing)
+                meta = {"job": "migrate", "table": schema.name, "added": [f.name for f in missing]}
+                with self.commit_metadata(json.dumps(meta)):
+                    self.spark.sql(f"ALTER TABLE {self.fq(schema.name)} ADD COLUMNS ({cols})")
             return
         builder = (
             DeltaTable.createIfNotExists(self.spark)

@@ -1,0 +1,433 @@
+"""Spark adapter for dedup: a ``documents`` version → exact and near duplicates marked in a new version.
+
+The steps are those of :mod:`curation.dedup.cluster` (the pure reference this job must equal), on DataFrames:
+
+1. **Who takes part.** Documents that pass every rule except dedup's own (*eligible*). Incremental (the default):
+   eligible documents no run has deduplicated yet (*new*), plus the survivors and unique documents of earlier runs
+   (*prior*); ``full`` makes every eligible document new.
+2. **Signatures.** ``minhash_signatures`` rows with this config's ``signature_key`` are reused; the missing ones are
+   computed in batches (:class:`Signatures`, one :class:`~curation.dedup.minhash.MinHasher` per Python worker) and
+   appended first, so a failed run still keeps them. Band keys for another banding are derived from the stored
+   signature.
+3. **Exact**: each copy → the smallest ``doc_id`` with the same ``text_hash``. **Candidates**: per band and key,
+   each member → the bucket's smallest ``doc_id`` (star edges). **Verification**: a candidate edge survives when the
+   true shingle Jaccard reaches the threshold (:class:`Similarities`). Edges between two prior documents are dropped.
+4. **Components**: large-star / small-star on the edges (:mod:`curation.spark.components`), labels = smallest id.
+5. **Survivors**: per component, prior documents first, then ``survivor_order``, then ``doc_id``. Each other member
+   gets ``dup_of`` = survivor, ``dup_exact``, and ``dup_similarity`` = its true Jaccard with the survivor.
+6. **One MERGE** into ``documents`` sets the dedup columns and appends ``exact_duplicate`` / ``near_duplicate`` to the
+   verdict of the documents it deduplicated; the funnel goes to ``stats``.
+
+Nothing is collected to the driver but counts. Every id comparison is on ``doc_id``, so the result does not depend
+on partitioning or input order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from curation.curate import CurateConfig
+from curation.dedup.config import DedupConfig
+from curation.dedup.rules import DUPLICATE_REASONS, EXACT_DUPLICATE, NEAR_DUPLICATE
+from curation.provenance import RunInfo
+from curation.spark.curate import CurateReport, _finish
+from curation.spark.ingest import _Steps
+from schemas import DOCUMENTS, MINHASH_SIGNATURES, STATS
+
+_SIG_OUT = (("doc_id", "string"), ("text_hash", "string"), ("shingles", "int"), ("signature", "binary"))
+_DUPS = "array(" + ", ".join(f"'{r}'" for r in DUPLICATE_REASONS) + ")"
+
+
+def _struct(fields):
+    from pyspark.sql import types as T
+
+    kinds = {
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "long": T.LongType(),
+        "double": T.DoubleType(),
+        "binary": T.BinaryType(),
+        "array<long>": T.ArrayType(T.LongType()),
+    }
+    return T.StructType([T.StructField(n, kinds[t], True) for n, t in fields])
+
+
+_HASHERS: dict = {}
+
+
+def _hasher(cfg: DedupConfig):
+    """One MinHasher per Python worker and setting (the permutations and compiled kernels are reused)."""
+    from curation.dedup.minhash import MinHasher
+
+    key = (cfg.num_perm, cfg.seed, cfg.ngram)
+    if key not in _HASHERS:
+        _HASHERS[key] = MinHasher(cfg.num_perm, cfg.seed, cfg.ngram)
+    return _HASHERS[key]
+
+
+class Signatures:
+    """mapInArrow: (doc_id, text) → (doc_id, text_hash, shingles, signature, band_keys) in batches."""
+
+    def __init__(self, cfg: DedupConfig, bands: int, rows: int):
+        self.cfg, self.bands, self.rows = cfg, bands, rows
+
+    def __call__(self, batches):
+        import numpy as np
+        import pyarrow as pa
+
+        from curation.dedup.lsh import band_keys
+        from curation.dedup.text import normalize, text_hash
+
+        hasher = _hasher(self.cfg)
+        n, size = self.cfg.ngram, self.cfg.batch_size
+        for batch in batches:
+            ids = batch.column("doc_id").to_pylist()
+            texts = batch.column("text").to_pylist()
+            for i in range(0, len(ids), size):
+                normalized = [normalize(t) for t in texts[i : i + size]]
+                sig = hasher.signatures_of_normalized(normalized)
+                keys = band_keys(sig, self.bands, self.rows)
+                words = np.array([t.count(" ") + 1 if t else 0 for t in normalized], np.int64)
+                shingles = np.where(words == 0, 0, np.maximum(words - n + 1, 1))
+                yield pa.RecordBatch.from_pydict(
+                    {
+                        "doc_id": ids[i : i + size],
+                        "text_hash": [text_hash(t) for t in normalized],
+                        "shingles": pa.array(shingles, pa.int32()),
+                        "signature": [row.astype("<u4").tobytes() for row in sig],
+                        "band_keys": [row.tolist() for row in keys],
+                    }
+                )
+
+
+class Rebands:
+    """mapInArrow: stored signatures → band keys for another bands × rows."""
+
+    def __init__(self, bands: int, rows: int):
+        self.bands, self.rows = bands, rows
+
+    def __call__(self, batches):
+        import numpy as np
+        import pyarrow as pa
+
+        from curation.dedup.lsh import band_keys
+
+        for batch in batches:
+            sigs = batch.column("signature").to_pylist()
+            if not sigs:
+                continue
+            matrix = np.stack([np.frombuffer(s, "<u4") for s in sigs])
+            keys = band_keys(matrix, self.bands, self.rows)
+            yield pa.RecordBatch.from_pydict(
+                {"doc_id": batch.column("doc_id"), "band_keys": [row.tolist() for row in keys]}
+            )
+
+
+class Similarities:
+    """mapInArrow: (src, dst, src_text, dst_text) → (src, dst, similarity), the true Jaccard of the shingle sets.
+
+    Star edges share their head, so shingle sets are cached per task (bounded) by doc_id."""
+
+    CACHE = 2048
+
+    def __init__(self, ngram: int):
+        self.ngram = ngram
+
+    def __call__(self, batches):
+        import pyarrow as pa
+
+        from curation.dedup.text import jaccard, shingle_set
+
+        cache: OrderedDict = OrderedDict()
+
+        def shingles_of(doc_id, text):
+            if doc_id in cache:
+                cache.move_to_end(doc_id)
+                return cache[doc_id]
+            s = cache[doc_id] = shingle_set(text, self.ngram)
+            if len(cache) > self.CACHE:
+                cache.popitem(last=False)
+            return s
+
+        for batch in batches:
+            src, dst = batch.column("src").to_pylist(), batch.column("dst").to_pylist()
+            src_text, dst_text = batch.column("src_text").to_pylist(), batch.column("dst_text").to_pylist()
+            rows = zip(src, dst, src_text, dst_text, strict=True)
+            sims = [jaccard(shingles_of(a, ta), shingles_of(b, tb)) for a, b, ta, tb in rows]
+            yield pa.RecordBatch.from_pydict({"src": src, "dst": dst, "similarity": pa.array(sims, pa.float64())})
+
+
+def _similarities(edges, texts, ngram: int, partitions: int):
+    """(src, dst) edges → (src, dst, similarity) with the texts joined in; sorted by dst so star heads hit the cache."""
+    t = texts.select("doc_id", "text")
+    with_text = (
+        edges.join(t.withColumnRenamed("doc_id", "src").withColumnRenamed("text", "src_text"), "src")
+        .join(t.withColumnRenamed("doc_id", "dst").withColumnRenamed("text", "dst_text"), "dst")
+        .repartition(partitions, "dst")
+        .sortWithinPartitions("dst", "src")
+    )
+    return with_text.mapInArrow(
+        Similarities(ngram), _struct((("src", "string"), ("dst", "string"), ("similarity", "double")))
+    )
+
+
+def ensure_tables(lake) -> None:
+    for schema in (DOCUMENTS, MINHASH_SIGNATURES, STATS):
+        lake.ensure(schema)
+
+
+def _check_order(cfg: DedupConfig) -> None:
+    have = set(DOCUMENTS.names)
+    for key in cfg.order:
+        if key.column not in have:
+            raise ValueError(f"survivor_order: {key.column!r} is not a column of {DOCUMENTS.name}")
+
+
+def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> CurateReport:
+    """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window
+
+    from curation.spark.components import connected_components
+
+    t0 = time.perf_counter()
+    report = CurateReport(run.run_id, "dedup")
+    step = _Steps(report.timings)
+    step("prepare")
+    _check_order(cfg)
+    if not lake.version(DOCUMENTS.name):
+        raise ValueError(f"{lake.fq(DOCUMENTS.name)} is empty or missing in {lake.root}: run `lakeforge curate` first")
+    ensure_tables(lake)
+    docs_version = lake.version(DOCUMENTS.name)
+    sig_version = lake.version(MINHASH_SIGNATURES.name)
+    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version, lake.fq(MINHASH_SIGNATURES.name): sig_version}
+    meta = run.commit_metadata()
+    band = cfg.banding
+    details = report.details
+    details["banding"] = band.describe()
+    details["bands"], details["rows"] = band.bands, band.rows
+    details["mode"] = "full" if full else "incremental"
+    partitions = max(int(spark.conf.get("spark.sql.shuffle.partitions")), 1)
+
+    docs = lake.read(DOCUMENTS.name, docs_version)
+    eligible = docs.where(f"size(array_except(drop_reasons, {_DUPS})) = 0")
+    order_cols = sorted({k.column for k in cfg.order} - {"doc_id"})
+    if full:
+        members = eligible.withColumn("prior", F.lit(False))
+    else:
+        members = (
+            eligible.where("dedup_run_id IS NULL")
+            .withColumn("prior", F.lit(False))
+            .unionByName(eligible.where("dedup_run_id IS NOT NULL AND dup_of IS NULL").withColumn("prior", F.lit(True)))
+        )
+    members = members.select("doc_id", "text", "prior", *order_cols)
+    counts = members.groupBy("prior").count().collect()
+    n_new = sum(r["count"] for r in counts if not r["prior"])
+    details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
+
+    step("signatures")
+    key = cfg.signature_key
+    stored = lake.read(MINHASH_SIGNATURES.name).where(F.col("signature_key") == key)
+    missing = members.select("doc_id", "text").join(stored.select("doc_id"), "doc_id", "left_anti")
+    sig_schema = _struct((*_SIG_OUT, ("band_keys", "array<long>")))
+    computed = (
+        missing.repartition(partitions, "doc_id")
+        .mapInArrow(Signatures(cfg, band.bands, band.rows), sig_schema)
+        .withColumn("signature_key", F.lit(key))
+        .withColumn("bands", F.lit(band.bands))
+        .withColumn("rows", F.lit(band.rows))
+        .withColumn("documents_version", F.lit(docs_version).cast("long"))
+        .withColumn("run_id", F.lit(run.run_id))
+        .withColumn("created_at", F.lit(datetime.now(UTC)))
+    )
+    # why: counted, then appended; the signature UDF must run once
+    computed = computed.localCheckpoint(eager=True)
+    details["signatures_computed"] = computed.count()
+    if details["signatures_computed"]:
+        lake.append(MINHASH_SIGNATURES, computed, meta)  # the anti-join above keeps the key unique
+
+    sigs = lake.read(MINHASH_SIGNATURES.name).where(F.col("signature_key") == key)
+    sigs = sigs.join(members.select("doc_id"), "doc_id", "left_semi")
+    same = sigs.where((F.col("bands") == band.bands) & (F.col("rows") == band.rows))
+    other = sigs.where((F.col("bands") != band.bands) | (F.col("rows") != band.rows))
+    rebanded = other.select("doc_id", "signature").mapInArrow(
+        Rebands(band.bands, band.rows), _struct((("doc_id", "string"), ("band_keys", "array<long>")))
+    )
+    keys = same.select("doc_id", "band_keys").unionByName(rebanded)
+    nodes = (
+        members.join(sigs.select("doc_id", "text_hash", "shingles"), "doc_id")
+        .join(keys, "doc_id")
+        # why: exact, LSH, verification and survivor steps all read it; texts and signatures are read once
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    details["reused_signatures"] = nodes.count() - details["signatures_computed"]
+
+    step("candidates")
+    prior = nodes.select(F.col("doc_id").alias("id"), "prior")
+    edges = None
+    if cfg.exact:
+        by_hash = Window.partitionBy("text_hash")
+        nodes_rep = nodes.withColumn("rep", F.min("doc_id").over(by_hash))
+        edges = nodes_rep.where("doc_id <> rep").select(F.col("doc_id").alias("src"), F.col("rep").alias("dst"))
+        reps = nodes_rep.where("doc_id = rep")
+    else:
+        reps = nodes
+    candidates = None
+    if cfg.near:
+        buckets = reps.where("shingles > 0").select("doc_id", F.posexplode("band_keys").alias("band", "key"))
+        head = F.min("doc_id").over(Window.partitionBy("band", "key"))
+        candidates = (
+            buckets.withColumn("head", head)
+            .where("doc_id <> head")
+            .select(F.col("doc_id").alias("src"), F.col("head").alias("dst"))
+            .distinct()
+        )
+
+    def not_both_prior(e):
+        """Edges between two prior documents were settled by an earlier run."""
+        return (
+            e.join(prior.withColumnRenamed("id", "src").withColumnRenamed("prior", "sp"), "src")
+            .join(prior.withColumnRenamed("id", "dst").withColumnRenamed("prior", "dp"), "dst")
+            .where("NOT (sp AND dp)")
+            .select("src", "dst")
+        )
+
+    exact_edges = not_both_prior(edges).withColumn("similarity", F.lit(1.0)) if edges is not None else None
+    near_edges = None
+    if candidates is not None:
+        candidates = not_both_prior(candidates).persist(StorageLevel.MEMORY_AND_DISK)  # why: counted, then verified
+        details["candidate_pairs"] = candidates.count()
+        if cfg.verify:
+            step("verify")
+            scored = _similarities(candidates, nodes, cfg.ngram, partitions)
+            near_edges = scored.where(F.col("similarity") >= cfg.threshold)
+        else:
+            near_edges = candidates.withColumn("similarity", F.lit(None).cast("double"))
+    graph = [e for e in (exact_edges, near_edges) if e is not None]
+    all_edges = graph[0] if len(graph) == 1 else graph[0].unionByName(graph[1])
+    # why: components run many rounds over it; the verification UDF must run once
+    all_edges = all_edges.select("src", "dst").localCheckpoint(eager=True)
+    details["edges"] = all_edges.count()
+    if candidates is not None:
+        candidates.unpersist()
+
+    step("components")
+    comp = connected_components(
+        all_edges, "src", "dst", max_iterations=cfg.max_iterations, checkpoint_every=cfg.checkpoint_every
+    )
+    details["components_iterations"] = comp.iterations
+
+    step("survivors")
+    rank = [F.col("prior").desc()] + [
+        (F.col(k.column).desc() if k.descending else F.col(k.column).asc())
+        if k.nulls_first is None
+        else _nulls(F.col(k.column), k.descending, k.nulls_first)
+        for k in cfg.order
+    ]
+    rank.append(F.col("doc_id").asc())
+    clustered = comp.labels.withColumnRenamed("node", "doc_id").join(nodes, "doc_id")
+    by_comp = Window.partitionBy("component").orderBy(*rank)
+    clustered = clustered.withColumn("survivor", F.first("doc_id").over(by_comp))
+    survivor_info = clustered.where("doc_id = survivor").select(
+        F.col("doc_id").alias("survivor"), F.col("text_hash").alias("survivor_hash")
+    )
+    dups = (
+        clustered.where("doc_id <> survivor AND NOT prior")
+        .join(survivor_info, "survivor")
+        .withColumn("dup_exact", F.col("text_hash") == F.col("survivor_hash"))
+    )
+    near_pairs = dups.where("NOT dup_exact").select(F.col("doc_id").alias("src"), F.col("survivor").alias("dst"))
+    near_sims = _similarities(near_pairs, nodes, cfg.ngram, partitions).select(
+        F.col("src").alias("doc_id"), F.col("similarity").alias("near_similarity")
+    )
+    dups = (
+        dups.join(near_sims, "doc_id", "left")
+        .withColumn("dup_similarity", F.when(F.col("dup_exact"), F.lit(1.0)).otherwise(F.col("near_similarity")))
+        .select(
+            "doc_id",
+            F.col("survivor").alias("dup_cluster_id"),
+            F.col("survivor").alias("dup_of"),
+            "dup_similarity",
+            "dup_exact",
+        )
+    )
+    survivors = clustered.where("doc_id = survivor").select(
+        "doc_id",
+        F.col("doc_id").alias("dup_cluster_id"),
+        F.lit(None).cast("string").alias("dup_of"),
+        F.lit(None).cast("double").alias("dup_similarity"),
+        F.lit(None).cast("boolean").alias("dup_exact"),
+    )
+    in_clusters = dups.unionByName(survivors)
+    # every new document gets its dedup_run_id (and text_hash), unique ones with null dedup columns
+    updates = (
+        nodes.where("NOT prior")
+        .select("doc_id", "text_hash")
+        .join(in_clusters, "doc_id", "left")
+        .unionByName(
+            nodes.where("prior").select("doc_id", "text_hash").join(survivors, "doc_id"),
+        )
+    )
+    if full:
+        # documents deduplicated before but no longer eligible (a later filter dropped them) lose their dedup state
+        stale = (
+            docs.where("dup_cluster_id IS NOT NULL")
+            .join(eligible.select("doc_id"), "doc_id", "left_anti")
+            .select(
+                "doc_id",
+                "text_hash",
+                F.lit(None).cast("string").alias("dup_cluster_id"),
+                F.lit(None).cast("string").alias("dup_of"),
+                F.lit(None).cast("double").alias("dup_similarity"),
+                F.lit(None).cast("boolean").alias("dup_exact"),
+            )
+        )
+        updates = updates.unionByName(stale)
+    # why: written by the MERGE and counted for the report; the UDFs upstream must run once
+    updates = updates.localCheckpoint(eager=True)
+
+    step("write_documents")
+    _merge(lake, updates, run.run_id, meta)
+
+    step("write_stats")
+    new_ids = nodes.where("NOT prior").select("doc_id")
+    written = lake.read(DOCUMENTS.name).join(new_ids, "doc_id", "left_semi")
+    _finish(lake, report, CurateConfig(), written, [("input", "", "in", n_new)], [], meta, t0, step, stages=("dedup",))
+    comp.labels.unpersist()
+    nodes.unpersist()
+    report.versions[MINHASH_SIGNATURES.name] = lake.version(MINHASH_SIGNATURES.name)
+    return report
+
+
+def _nulls(col, descending: bool, nulls_first: bool):
+    if descending:
+        return col.desc_nulls_first() if nulls_first else col.desc_nulls_last()
+    return col.asc_nulls_first() if nulls_first else col.asc_nulls_last()
+
+
+def _merge(lake, updates, run_id: str, meta: str) -> None:
+    """One MERGE: the dedup columns, and the verdict with this run's duplicate reason in place of any earlier one."""
+    from delta.tables import DeltaTable
+
+    kept = f"filter(t.drop_reasons, r -> NOT array_contains({_DUPS}, r))"
+    reason = (
+        f"CASE WHEN s.dup_exact = true THEN '{EXACT_DUPLICATE}' WHEN s.dup_exact = false THEN '{NEAR_DUPLICATE}' END"
+    )
+    reasons = f"concat({kept}, CASE WHEN s.dup_exact IS NULL THEN array() ELSE array({reason}) END)"
+    target = DeltaTable.forName(lake.spark, lake.fq(DOCUMENTS.name))
+    changes = {
+        "text_hash": "s.text_hash",
+        "dup_cluster_id": "s.dup_cluster_id",
+        "dup_of": "s.dup_of",
+        "dup_similarity": "s.dup_similarity",
+        "dup_exact": "s.dup_exact",
+        "dedup_run_id": f"'{run_id}'",
+        "drop_reasons": reasons,
+        "drop_reason": f"try_element_at({reasons}, 1)",
+        "verdict_run_id": f"'{run_id}'",
+    }
+    with lake.commit_metadata(meta):
+        target.alias("t").merge(updates.alias("s"), "t.doc_id = s.doc_id").whenMatchedUpdate(set=changes).execute()
