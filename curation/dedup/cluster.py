@@ -11,9 +11,13 @@ Steps (``lakeforge dedup`` does the same with DataFrames, :mod:`curation.spark.d
    the threshold.
 4. **Components**: documents connected by exact or verified edges form a cluster (union-find here, large-star /
    small-star on Spark).
-5. **Survivor**: the best member by (survivor of an earlier run first, the configured order, smallest ``doc_id``).
-   Every other member is a duplicate of it: ``dup_of`` = the survivor, ``dup_similarity`` = the true Jaccard with the
-   survivor, ``dup_exact`` = equal normalized text. ``dup_cluster_id`` is the survivor's ``doc_id``, on every member.
+5. **Survivors, in rounds**: the best member of a component (survivor of an earlier run first, then the configured
+   order, then the smallest ``doc_id``) survives; every member whose true Jaccard with it reaches the threshold (and
+   every exact copy) becomes its duplicate: ``dup_of`` = the survivor, ``dup_similarity`` = that Jaccard,
+   ``dup_exact`` = equal normalized text. Members left over (linked only through a chain: A ~ B ~ C with A !~ C) go
+   to the next round among themselves. So a document is only ever dropped for a kept document it is itself at
+   least ``threshold`` similar to. ``dup_cluster_id`` is the survivor's ``doc_id``, on every member; a survivor
+   that took no one is unique. Without verification, every member is taken in the first round.
 
 Incremental runs: documents deduplicated by an earlier run that are still kept (its survivors and unique documents)
 take part as *prior* documents: edges between two prior documents are ignored (they were settled before), a cluster
@@ -148,23 +152,40 @@ def deduplicate(
         clusters.setdefault(c, []).append(i)
     out: dict[str, Assignment] = {}
     order = cfg.order
+    shingles = {}
+
+    def shingles_of(i: str) -> set[bytes]:
+        if i not in shingles:
+            shingles[i] = shingle_set(rows[i].get("text"), cfg.ngram)
+        return shingles[i]
+
     for members in clusters.values():
         if len(members) == 1:
             if members[0] not in prior:
                 out[members[0]] = UNIQUE
             continue
-        survivor = best([rows[i] for i in members], order)["doc_id"]
-        s_shingles = shingle_set(rows[survivor].get("text"), cfg.ngram)
-        for i in members:
-            if i in prior and i != survivor:
-                continue
-            if i == survivor:
-                out[i] = Assignment(survivor, None, None, None)
-                continue
-            exact = hashes[i] == hashes[survivor]
-            sim = 1.0 if exact else jaccard(shingle_set(rows[i].get("text"), cfg.ngram), s_shingles)
-            out[i] = Assignment(survivor, survivor, sim, exact)
+        # survivors in rounds: the best unassigned member survives and takes every unassigned non-prior member at
+        # least `threshold` similar to it (exact copies always); the rest wait for the next round
+        left = [rows[i] for i in members]
+        while left:
+            survivor = best(left, order)["doc_id"]
+            taken = {survivor}
+            for r in left:
+                i = r["doc_id"]
+                if i == survivor or i in prior:
+                    continue
+                exact = hashes[i] == hashes[survivor]
+                sim = 1.0 if exact else jaccard(shingles_of(i), shingles_of(survivor))
+                if exact or sim >= cfg.threshold or not cfg.verify:
+                    out[i] = Assignment(survivor, survivor, sim, exact)
+                    taken.add(i)
+            if len(taken) > 1 or survivor in prior:
+                out[survivor] = Assignment(survivor, None, None, None)
+            else:
+                out[survivor] = UNIQUE
+            left = [r for r in left if r["doc_id"] not in taken]
     if prior:
         # a prior document that now has duplicates becomes a survivor; one without stays as it was (not returned)
-        out = {i: a for i, a in out.items() if i not in prior or a.dup_cluster_id is not None}
+        taken_by = {a.dup_of for a in out.values() if a.dup_of is not None}
+        out = {i: a for i, a in out.items() if i not in prior or i in taken_by}
     return out

@@ -227,6 +227,12 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
     counts = members.groupBy("prior").count().collect()
     n_new = sum(r["count"] for r in counts if not r["prior"])
     details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
+    if not n_new:
+        step("write_stats")
+        for k in ("signatures_computed", "reused_signatures", "candidate_pairs", "edges", "components_iterations"):
+            details[k] = 0
+        _finish(lake, report, CurateConfig(), None, [("input", "", "in", 0)], [], meta, t0, step, stages=("dedup",))
+        return report
 
     step("signatures")
     key = cfg.signature_key
@@ -328,33 +334,59 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
         for k in cfg.order
     ]
     rank.append(F.col("doc_id").asc())
-    clustered = comp.labels.withColumnRenamed("node", "doc_id").join(nodes, "doc_id")
     by_comp = Window.partitionBy("component").orderBy(*rank)
-    clustered = clustered.withColumn("survivor", F.first("doc_id").over(by_comp))
-    survivor_info = clustered.where("doc_id = survivor").select(
-        F.col("doc_id").alias("survivor"), F.col("text_hash").alias("survivor_hash")
-    )
-    dups = (
-        clustered.where("doc_id <> survivor AND NOT prior")
-        .join(survivor_info, "survivor")
-        .withColumn("dup_exact", F.col("text_hash") == F.col("survivor_hash"))
-    )
-    near_pairs = dups.where("NOT dup_exact").select(F.col("doc_id").alias("src"), F.col("survivor").alias("dst"))
-    near_sims = _similarities(near_pairs, nodes, cfg.ngram, partitions).select(
-        F.col("src").alias("doc_id"), F.col("similarity").alias("near_similarity")
-    )
-    dups = (
-        dups.join(near_sims, "doc_id", "left")
-        .withColumn("dup_similarity", F.when(F.col("dup_exact"), F.lit(1.0)).otherwise(F.col("near_similarity")))
-        .select(
+    # why: every survivor round reads it
+    left = comp.labels.withColumnRenamed("node", "doc_id").join(nodes.drop("band_keys"), "doc_id").localCheckpoint()
+    taken_parts, survivor_parts, rounds = [], [], 0
+    while True:
+        rounds += 1
+        ranked = left.withColumn("survivor", F.first("doc_id").over(by_comp))
+        heads = ranked.where("doc_id = survivor").select("survivor", F.col("text_hash").alias("survivor_hash"), "prior")
+        cand = (
+            ranked.where("doc_id <> survivor AND NOT prior")
+            .select("doc_id", "text_hash", "survivor")
+            .join(heads.drop("prior"), "survivor")
+            .withColumn("dup_exact", F.col("text_hash") == F.col("survivor_hash"))
+        )
+        near_pairs = cand.where("NOT dup_exact").select(F.col("doc_id").alias("src"), F.col("survivor").alias("dst"))
+        sims = _similarities(near_pairs, nodes, cfg.ngram, partitions).select(
+            F.col("src").alias("doc_id"), F.col("similarity").alias("near_similarity")
+        )
+        scored = cand.join(sims, "doc_id", "left").withColumn(
+            "dup_similarity", F.when(F.col("dup_exact"), F.lit(1.0)).otherwise(F.col("near_similarity"))
+        )
+        if cfg.verify:
+            scored = scored.where(F.col("dup_exact") | (F.col("dup_similarity") >= cfg.threshold))
+        # why: this round's duplicates are written later and decide what the next round sees
+        taken = scored.select(
             "doc_id",
             F.col("survivor").alias("dup_cluster_id"),
             F.col("survivor").alias("dup_of"),
             "dup_similarity",
             "dup_exact",
+        ).localCheckpoint()
+        taken_parts.append(taken)
+        survivor_parts.append(
+            heads.join(taken.select(F.col("dup_of").alias("survivor")).distinct(), "survivor").select(
+                F.col("survivor").alias("doc_id")
+            )
         )
-    )
-    survivors = clustered.where("doc_id = survivor").select(
+        left = (
+            ranked.where("doc_id <> survivor")
+            .join(taken.select("doc_id"), "doc_id", "left_anti")
+            .drop("survivor")
+            .localCheckpoint()  # why: the next round's input; cuts the growing lineage
+        )
+        if not left.count():
+            break
+    details["survivor_rounds"] = rounds
+    dups = taken_parts[0]
+    for part in taken_parts[1:]:
+        dups = dups.unionByName(part)
+    survivor_ids = survivor_parts[0]
+    for part in survivor_parts[1:]:
+        survivor_ids = survivor_ids.unionByName(part)
+    survivors = survivor_ids.distinct().select(
         "doc_id",
         F.col("doc_id").alias("dup_cluster_id"),
         F.lit(None).cast("string").alias("dup_of"),
