@@ -123,22 +123,25 @@ def run_datatrove_minhash(
 # ------------------------------------------------------------------------------------------- signature speed
 
 
-def _best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
-    """(fastest wall seconds over ``repeat`` calls, the last call's result)."""
-    best, result = float("inf"), None
+def _best_of_rounds(repeat: int, fns: dict[str, Callable[[], object]]) -> tuple[dict[str, float], dict[str, object]]:
+    """Fastest wall seconds of each function over ``repeat`` rounds, and its last result. Every round runs each
+    function once, in turn, so a change in the machine's load during the measurement reaches all of them alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    results: dict[str, object] = {}
     for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        for name, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            results[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best, results
 
 
 def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ngram: int = 5, repeat: int = 3) -> dict:
     """Signatures per second on this core: datasketch's per-document ``MinHash.update`` loop vs lakeforge's
     batched ``MinHasher`` (numba), from raw text and from normalized text, with equal signatures checked.
 
-    Timed (best of ``repeat``, each over all ``texts``):
+    Timed (best of ``repeat`` rounds, each over all ``texts``):
       * ``datasketch_loop``: ``m = MinHash(num_perm, seed); for s in shingles(normalize(t), ngram): m.update(s)``;
       * ``lakeforge``: ``MinHasher(num_perm, seed, ngram).signatures(texts)`` after a warm-up call (its first call's
         seconds, numba compiling or loading its cache, are ``lakeforge_first_call_seconds``);
@@ -150,7 +153,8 @@ def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ng
         made inside the timing (from raw text, like ``lakeforge``), for reference.
     Returns ``methods`` (name → seconds, docs_per_s, shingles_per_s), ``speedups`` (lakeforge over each datasketch
     way), ``normalize_share`` (share of lakeforge's raw-text seconds spent in ``normalize``), ``identical`` (per
-    datasketch way: its ``hashvalues`` equal lakeforge's rows) and the sizes. Raises ValueError for no texts.
+    datasketch way: its ``hashvalues`` equal lakeforge's rows), the 1-minute load average before and after, and the
+    sizes. Raises ValueError for no texts.
     """
     if not texts:
         raise ValueError("signature_speed needs at least one text")
@@ -176,8 +180,8 @@ def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ng
             rows.append(m.hashvalues)
         return np.vstack(rows)
 
-    normalize_s, normalized = _best_of(repeat, lambda: [normalize(t) for t in texts])
-    shingle_s, shingle_lists = _best_of(repeat, lambda: [shingles(x, ngram) for x in normalized])
+    normalized = [normalize(t) for t in texts]
+    shingle_lists = [shingles(x, ngram) for x in normalized]
     n_shingles = sum(len(s) for s in shingle_lists)
 
     def datasketch_loop_shingles() -> np.ndarray:
@@ -204,16 +208,18 @@ def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ng
     second_call_s = time.perf_counter() - second
 
     timed = {
+        "normalize": lambda: [normalize(t) for t in texts],
+        "shingling": lambda: [shingles(x, ngram) for x in normalized],
         "datasketch_loop": datasketch_loop,
         "lakeforge": lambda: hasher.signatures(texts),
         "datasketch_loop_shingles": datasketch_loop_shingles,
         "lakeforge_normalized": lambda: hasher.signatures_of_normalized(normalized),
         "datasketch_bulk": datasketch_bulk,
     }
-    seconds: dict[str, float] = {"normalize": normalize_s, "shingling": shingle_s}
-    sigs: dict[str, np.ndarray] = {}
-    for name, fn in timed.items():
-        seconds[name], sigs[name] = _best_of(repeat, fn)
+    load_before = os.getloadavg()[0]
+    seconds, results = _best_of_rounds(repeat, timed)
+    load_after = os.getloadavg()[0]
+    sigs = {k: v for k, v in results.items() if k not in ("normalize", "shingling")}
 
     ref = sigs["lakeforge"].astype(np.uint64)
     identical = {n: bool(np.array_equal(s.astype(np.uint64), ref)) for n, s in sigs.items() if n != "lakeforge"}
@@ -240,4 +246,5 @@ def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ng
         "lakeforge_first_call_seconds": first_call_s,
         "lakeforge_second_call_seconds": second_call_s,
         "identical": identical,
+        "load_average_1min": [load_before, load_after],  # on a shared 2-core machine, > 1 means contention
     }
