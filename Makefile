@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml
 
 SHARED_LISTS := ../shared/data/toxicity/ldnoobw
 # Install, then curate the bundled real WARCs (../shared/data/warc) into ./lakehouse: text, language, signals,
-# verdicts in `documents`, the funnel in `stats`; then query it. INPUT=... curates something else.
+# verdicts in `documents`, the funnel in `stats`; mark exact and near duplicates; then query it. INPUT=... curates
+# something else.
 demo: $(STAMP)
 	$(BIN)/lakeforge curate $(if $(INPUT),--input $(INPUT),) $(if $(wildcard $(SHARED_LISTS)),--set toxicity.wordlist_dir=$(SHARED_LISTS),)
+	$(BIN)/lakeforge dedup
+	$(BIN)/lakeforge sql "SELECT d.url, d.dup_similarity, s.url AS duplicate_of FROM documents d JOIN documents s ON d.dup_of = s.doc_id ORDER BY d.dup_similarity LIMIT 10"
 	$(BIN)/lakeforge sql "SELECT coalesce(drop_reason, '(kept)') AS verdict, count(*) AS documents FROM documents GROUP BY 1 ORDER BY 2 DESC"
 	$(BIN)/lakeforge sql "SELECT language, count(*) AS kept, round(avg(text_length)) AS avg_chars FROM kept GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
 	$(BIN)/lakeforge history documents
@@ -32,6 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/curate.py
 
