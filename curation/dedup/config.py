@@ -49,10 +49,10 @@ class DedupConfig:
     """LSH bands; with ``rows`` overrides the choice from ``threshold`` and the weights."""
     rows: int | None = None
     """Signature values per band."""
-    false_positive_weight: float = 0.05
+    false_positive_weight: float = 0.02
     """Weight of false-positive mass when bands × rows are chosen (weights sum to 1). Verification removes false
     positives at the cost of one Jaccard computation each, so the default leans towards recall."""
-    false_negative_weight: float = 0.95
+    false_negative_weight: float = 0.98
     """Weight of false-negative mass (pairs above the threshold that never share a band)."""
     verify: bool = True
     """Check every candidate pair's true Jaccard on shingles before it joins a cluster."""
