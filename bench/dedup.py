@@ -267,8 +267,7 @@ def format_report(out: dict) -> str:
         d = lf["details"]
         lines.append(
             f"  lakeforge: {d.get('banding')}; {d.get('candidate_pairs', 0):,} candidate pairs, "
-            f"{d.get('edges', 0):,} edges, {d.get('components_iterations')} component rounds, "
-            f"{d.get('survivor_rounds')} survivor rounds"
+            f"{d.get('edges', 0):,} edges, {d.get('components_iterations')} component rounds"
         )
     if "datatrove" in out:
         dt = out["datatrove"]

@@ -86,8 +86,8 @@ def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> dict[s
 
 def _compare(a: Mapping[str, Any], b: Mapping[str, Any], order: Sequence[OrderKey]) -> int:
     """Spark ``ORDER BY`` semantics for one term at a time, then ``doc_id``."""
-    if a.get("_prior") != b.get("_prior"):
-        return -1 if a.get("_prior") else 1
+    if bool(a.get("prior")) != bool(b.get("prior")):
+        return -1 if a.get("prior") else 1
     for key in order:
         x, y = a.get(key.column), b.get(key.column)
         if x == y:
@@ -101,7 +101,7 @@ def _compare(a: Mapping[str, Any], b: Mapping[str, Any], order: Sequence[OrderKe
 
 
 def best(members: Sequence[Mapping[str, Any]], order: Sequence[OrderKey]) -> Mapping[str, Any]:
-    """The survivor among ``members`` (rows with ``doc_id``, the order columns and ``_prior``)."""
+    """The survivor among ``members`` (rows with ``doc_id``, the order columns and ``prior``)."""
     return min(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, order)))
 
 
@@ -111,7 +111,7 @@ def deduplicate(
     """Dedup columns for every document in ``docs`` (rows with ``doc_id``, ``text`` and the survivor-order columns).
     ``prior``: doc_ids deduplicated by an earlier run (they are never reassigned and not returned)."""
     prior = set(prior)
-    rows = {d["doc_id"]: {**d, "_prior": d["doc_id"] in prior} for d in docs}
+    rows = {d["doc_id"]: {**d, "prior": d["doc_id"] in prior} for d in docs}
     if len(rows) != len(docs):
         raise ValueError("doc_id must be unique")
     normalized = {i: normalize(r.get("text")) for i, r in rows.items()}
@@ -147,45 +147,56 @@ def deduplicate(
     edges = {(a, b) for a, b in edges if not (a in prior and b in prior)}
 
     label = components(rows, edges)
-    clusters: dict[str, list[str]] = {}
+    clusters: dict[str, list[dict]] = {}
     for i, c in label.items():
-        clusters.setdefault(c, []).append(i)
+        clusters.setdefault(c, []).append({**rows[i], "text_hash": hashes[i]})
     out: dict[str, Assignment] = {}
-    order = cfg.order
-    shingles = {}
-
-    def shingles_of(i: str) -> set[bytes]:
-        if i not in shingles:
-            shingles[i] = shingle_set(rows[i].get("text"), cfg.ngram)
-        return shingles[i]
-
     for members in clusters.values():
         if len(members) == 1:
-            if members[0] not in prior:
-                out[members[0]] = UNIQUE
+            if not members[0]["prior"]:
+                out[members[0]["doc_id"]] = UNIQUE
             continue
-        # survivors in rounds: the best unassigned member survives and takes every unassigned non-prior member at
-        # least `threshold` similar to it (exact copies always); the rest wait for the next round
-        left = [rows[i] for i in members]
-        while left:
-            survivor = best(left, order)["doc_id"]
-            taken = {survivor}
-            for r in left:
-                i = r["doc_id"]
-                if i == survivor or i in prior:
-                    continue
-                exact = hashes[i] == hashes[survivor]
-                sim = 1.0 if exact else jaccard(shingles_of(i), shingles_of(survivor))
-                if exact or sim >= cfg.threshold or not cfg.verify:
-                    out[i] = Assignment(survivor, survivor, sim, exact)
-                    taken.add(i)
-            if len(taken) > 1 or survivor in prior:
-                out[survivor] = Assignment(survivor, None, None, None)
-            else:
-                out[survivor] = UNIQUE
-            left = [r for r in left if r["doc_id"] not in taken]
-    if prior:
-        # a prior document that now has duplicates becomes a survivor; one without stays as it was (not returned)
-        taken_by = {a.dup_of for a in out.values() if a.dup_of is not None}
-        out = {i: a for i, a in out.items() if i not in prior or i in taken_by}
+        out |= survivor_rounds(members, cfg)
+    return out
+
+
+def survivor_rounds(members: Sequence[Mapping[str, Any]], cfg: DedupConfig) -> dict[str, Assignment]:
+    """Survivors of one connected component, in rounds (step 5 of the module docstring).
+
+    ``members``: rows with ``doc_id``, ``text_hash``, ``prior``, the survivor-order columns and ``text``; ``text``
+    may be None on all but one member of each ``text_hash`` (exact copies share their shingles), so a component of
+    a million copies of one page carries one text. Returns the assignment of every member, except prior members
+    that took no duplicate (they stay as they were)."""
+    texts: dict[str, str] = {}
+    for m in members:
+        if m.get("text") is not None:
+            texts.setdefault(m["text_hash"], m["text"])
+    shingles: dict[str, set[bytes]] = {}
+
+    def shingles_of(h: str) -> set[bytes]:
+        if h not in shingles:
+            shingles[h] = shingle_set(texts.get(h), cfg.ngram)
+        return shingles[h]
+
+    order = cfg.order
+    out: dict[str, Assignment] = {}
+    left = list(members)
+    while left:
+        head = best(left, order)
+        survivor, s_hash = head["doc_id"], head["text_hash"]
+        taken = {survivor}
+        for m in left:
+            i = m["doc_id"]
+            if i == survivor or m["prior"]:
+                continue
+            exact = m["text_hash"] == s_hash
+            sim = 1.0 if exact else jaccard(shingles_of(m["text_hash"]), shingles_of(s_hash))
+            if exact or sim >= cfg.threshold or not cfg.verify:
+                out[i] = Assignment(survivor, survivor, sim, exact)
+                taken.add(i)
+        if len(taken) > 1:
+            out[survivor] = Assignment(survivor, None, None, None)
+        elif not head["prior"]:
+            out[survivor] = UNIQUE
+        left = [m for m in left if m["doc_id"] not in taken]
     return out

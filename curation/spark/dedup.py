@@ -13,8 +13,9 @@ The steps are those of :mod:`curation.dedup.cluster` (the pure reference this jo
    each member → the bucket's smallest ``doc_id`` (star edges). **Verification**: a candidate edge survives when the
    true shingle Jaccard reaches the threshold (:class:`Similarities`). Edges between two prior documents are dropped.
 4. **Components**: large-star / small-star on the edges (:mod:`curation.spark.components`), labels = smallest id.
-5. **Survivors**: per component, prior documents first, then ``survivor_order``, then ``doc_id``. Each other member
-   gets ``dup_of`` = survivor, ``dup_exact``, and ``dup_similarity`` = its true Jaccard with the survivor.
+5. **Survivors**: per component (one grouped Arrow call each, :func:`survivor_rounds_fn`), the reference's rounds: the
+   best member (prior documents first, then ``survivor_order``, then ``doc_id``) takes every member at least
+   threshold-similar to it; the rest go to the next round. Exact copies share one text per component.
 6. **One MERGE** into ``documents`` sets the dedup columns and appends ``exact_duplicate`` / ``near_duplicate`` to the
    verdict of the documents it deduplicated; the funnel goes to ``stats``.
 
@@ -50,6 +51,7 @@ def _struct(fields):
         "double": T.DoubleType(),
         "binary": T.BinaryType(),
         "array<long>": T.ArrayType(T.LongType()),
+        "boolean": T.BooleanType(),
     }
     return T.StructType([T.StructField(n, kinds[t], True) for n, t in fields])
 
@@ -123,6 +125,41 @@ class Rebands:
             yield pa.RecordBatch.from_pydict(
                 {"doc_id": batch.column("doc_id"), "band_keys": [row.tolist() for row in keys]}
             )
+
+
+_ASSIGNMENT = (
+    ("doc_id", "string"),
+    ("dup_cluster_id", "string"),
+    ("dup_of", "string"),
+    ("dup_similarity", "double"),
+    ("dup_exact", "boolean"),
+)
+
+
+def survivor_rounds_fn(cfg: DedupConfig, order_cols: list[str]):
+    """The applyInArrow function for one connected component: :func:`curation.dedup.cluster.survivor_rounds` over
+    its members. (A plain function, not a callable object: Spark reads the arity to choose ``(table)`` or
+    ``(key, table)``.)"""
+
+    def apply(table):
+        import pyarrow as pa
+
+        from curation.dedup.cluster import survivor_rounds
+
+        members = table.select(["doc_id", "text_hash", "prior", "text", *order_cols]).to_pylist()
+        out = survivor_rounds(members, cfg)
+        ids = list(out)
+        return pa.Table.from_pydict(
+            {
+                "doc_id": ids,
+                "dup_cluster_id": [out[i].dup_cluster_id for i in ids],
+                "dup_of": [out[i].dup_of for i in ids],
+                "dup_similarity": pa.array([out[i].dup_similarity for i in ids], pa.float64()),
+                "dup_exact": pa.array([out[i].dup_exact for i in ids], pa.bool_()),
+            }
+        )
+
+    return apply
 
 
 class Similarities:
@@ -327,73 +364,21 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
     details["components_iterations"] = comp.iterations
 
     step("survivors")
-    rank = [F.col("prior").desc()] + [
-        (F.col(k.column).desc() if k.descending else F.col(k.column).asc())
-        if k.nulls_first is None
-        else _nulls(F.col(k.column), k.descending, k.nulls_first)
-        for k in cfg.order
-    ]
-    rank.append(F.col("doc_id").asc())
-    by_comp = Window.partitionBy("component").orderBy(*rank)
-    # why: every survivor round reads it
-    left = comp.labels.withColumnRenamed("node", "doc_id").join(nodes.drop("band_keys"), "doc_id").localCheckpoint()
-    taken_parts, survivor_parts, rounds = [], [], 0
-    while True:
-        rounds += 1
-        ranked = left.withColumn("survivor", F.first("doc_id").over(by_comp))
-        heads = ranked.where("doc_id = survivor").select("survivor", F.col("text_hash").alias("survivor_hash"), "prior")
-        cand = (
-            ranked.where("doc_id <> survivor AND NOT prior")
-            .select("doc_id", "text_hash", "survivor")
-            .join(heads.drop("prior"), "survivor")
-            .withColumn("dup_exact", F.col("text_hash") == F.col("survivor_hash"))
-        )
-        near_pairs = cand.where("NOT dup_exact").select(F.col("doc_id").alias("src"), F.col("survivor").alias("dst"))
-        sims = _similarities(near_pairs, nodes, cfg.ngram, partitions).select(
-            F.col("src").alias("doc_id"), F.col("similarity").alias("near_similarity")
-        )
-        scored = cand.join(sims, "doc_id", "left").withColumn(
-            "dup_similarity", F.when(F.col("dup_exact"), F.lit(1.0)).otherwise(F.col("near_similarity"))
-        )
-        if cfg.verify:
-            scored = scored.where(F.col("dup_exact") | (F.col("dup_similarity") >= cfg.threshold))
-        # why: this round's duplicates are written later and decide what the next round sees
-        taken = scored.select(
-            "doc_id",
-            F.col("survivor").alias("dup_cluster_id"),
-            F.col("survivor").alias("dup_of"),
-            "dup_similarity",
-            "dup_exact",
-        ).localCheckpoint()
-        taken_parts.append(taken)
-        survivor_parts.append(
-            heads.join(taken.select(F.col("dup_of").alias("survivor")).distinct(), "survivor").select(
-                F.col("survivor").alias("doc_id")
-            )
-        )
-        left = (
-            ranked.where("doc_id <> survivor")
-            .join(taken.select("doc_id"), "doc_id", "left_anti")
-            .drop("survivor")
-            .localCheckpoint()  # why: the next round's input; cuts the growing lineage
-        )
-        if not left.count():
-            break
-    details["survivor_rounds"] = rounds
-    dups = taken_parts[0]
-    for part in taken_parts[1:]:
-        dups = dups.unionByName(part)
-    survivor_ids = survivor_parts[0]
-    for part in survivor_parts[1:]:
-        survivor_ids = survivor_ids.unionByName(part)
-    survivors = survivor_ids.distinct().select(
-        "doc_id",
-        F.col("doc_id").alias("dup_cluster_id"),
-        F.lit(None).cast("string").alias("dup_of"),
-        F.lit(None).cast("double").alias("dup_similarity"),
-        F.lit(None).cast("boolean").alias("dup_exact"),
+    # one text per text_hash and component: exact copies share their shingles (a component of a million copies of
+    # one page carries one text into its task)
+    first_copy = F.row_number().over(Window.partitionBy("component", "text_hash").orderBy("doc_id")) == 1
+    members = (
+        comp.labels.withColumnRenamed("node", "doc_id")
+        .join(nodes.select("doc_id", "text_hash", "prior", "text", *order_cols), "doc_id")
+        .withColumn("text", F.when(first_copy, F.col("text")))
     )
-    in_clusters = dups.unionByName(survivors)
+    assigned = (
+        members.groupBy("component")
+        .applyInArrow(survivor_rounds_fn(cfg, order_cols), _struct(_ASSIGNMENT))
+        .localCheckpoint()  # why: written by the MERGE and counted; the rounds run once
+    )
+    in_clusters = assigned.where("dup_cluster_id IS NOT NULL")
+    survivors = in_clusters.where("dup_of IS NULL")
     # every new document gets its dedup_run_id (and text_hash), unique ones with null dedup columns
     updates = (
         nodes.where("NOT prior")
@@ -432,12 +417,6 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
     nodes.unpersist()
     report.versions[MINHASH_SIGNATURES.name] = lake.version(MINHASH_SIGNATURES.name)
     return report
-
-
-def _nulls(col, descending: bool, nulls_first: bool):
-    if descending:
-        return col.desc_nulls_first() if nulls_first else col.desc_nulls_last()
-    return col.asc_nulls_first() if nulls_first else col.asc_nulls_last()
 
 
 def _merge(lake, updates, run_id: str, meta: str) -> None:
