@@ -184,6 +184,7 @@ def run_lakeforge(corpus: Path, work: Path) -> dict:
         "timings": report["timings"],
         "details": report["details"],
         "peak_rss_mb": rss.peak_mb,
+        "removed": len(dup_of),
         "dup_of": dup_of,
     }
 
