@@ -78,6 +78,32 @@ def open_lakehouse(args: argparse.Namespace, app_name: str):
     return spark, lake
 
 
+def start_run(args: argparse.Namespace, job: str, cfg, inputs: list[str] | None = None):
+    """Open the lakehouse and describe the run: ``(spark, lake, run, spark_start_seconds)``. ``inputs`` default to
+    the ``documents`` table (the jobs that read it)."""
+    import time
+
+    from curation.config import config_hash, to_dict
+    from curation.provenance import RunInfo
+
+    t0 = time.perf_counter()
+    spark, lake = open_lakehouse(args, f"lakeforge-{job}")
+    start_s = time.perf_counter() - t0
+    run = RunInfo(job=job, config_hash=config_hash(cfg), config=to_dict(cfg), inputs=inputs or [lake.fq("documents")])
+    return spark, lake, run, start_s
+
+
+def print_report(args: argparse.Namespace, report, start_s: float, text: str) -> int:
+    """The report as JSON (``--format json``) or ``text``; exit status 3 when its counts do not reconcile."""
+    import json
+
+    if args.format == "json":
+        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
+    else:
+        print(text)
+    return 0 if report.unreconciled() is None else 3
+
+
 def run_main(fn, argv=None) -> int:
     """Run a job's main; user-facing errors print as one line."""
     try:

@@ -8,7 +8,6 @@ then the funnel.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import config_hash, read_settings, set_path, to_dict  # noqa: E402
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import JobError, add_session_args, open_lakehouse, print_report, run_main  # noqa: E402
 from jobs.ingest import DEFAULT_SHARED, _log, _progress_printer  # noqa: E402
 from jobs.stats import format_funnel  # noqa: E402
 
@@ -121,12 +120,7 @@ def extract_main(argv=None) -> int:
 
 
 def _finish(args, report, start_s: float) -> int:
-    bad = report.unreconciled()
-    if args.format == "json":
-        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
-    else:
-        print(summary(report))
-    return 0 if bad is None else 3
+    return print_report(args, report, start_s, summary(report))
 
 
 def summary(report) -> str:

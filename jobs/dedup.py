@@ -7,16 +7,14 @@ version (dedup columns and ``exact_duplicate`` / ``near_duplicate`` verdicts), `
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.config import config_hash, read_settings, set_path, to_dict  # noqa: E402
-from jobs.common import add_session_args, open_lakehouse, run_main  # noqa: E402
+from curation.config import read_settings, set_path  # noqa: E402
+from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
@@ -63,21 +61,13 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     cfg = dedup_config(args)
 
-    from curation.provenance import RunInfo
     from curation.spark.dedup import run_dedup
 
-    t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-dedup")
-    start_s = time.perf_counter() - t0
-    run = RunInfo(job="dedup", config_hash=config_hash(cfg), config=to_dict(cfg), inputs=[lake.fq("documents")])
+    spark, lake, run, start_s = start_run(args, "dedup", cfg)
     _log(f"run {run.run_id}: {'full' if args.full else 'incremental'} dedup of {lake.fq('documents')} in {lake.root}")
     _log(cfg.banding.describe())
     report = run_dedup(spark, lake, cfg, run, full=args.full)
-    if args.format == "json":
-        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
-    else:
-        print(dedup_summary(report))
-    return 0 if report.unreconciled() is None else 3
+    return print_report(args, report, start_s, dedup_summary(report))
 
 
 def dedup_summary(report) -> str:

@@ -8,16 +8,13 @@ this way; the job names any that differ from the ones the signals were computed 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.config import config_hash, to_dict  # noqa: E402
-from jobs.common import add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import add_config_args, curate_config, summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
@@ -37,21 +34,13 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     cfg = curate_config(args)
 
-    from curation.provenance import RunInfo
     from curation.spark.curate import run_filter
 
-    t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-filter")
-    start_s = time.perf_counter() - t0
-    run = RunInfo(job="filter", config_hash=config_hash(cfg), config=to_dict(cfg), inputs=[lake.fq("documents")])
+    spark, lake, run, start_s = start_run(args, "filter", cfg)
     _log(f"run {run.run_id}: new thresholds over {lake.fq('documents')} in {lake.root}")
     report = run_filter(spark, lake, cfg, run)
-    if args.format == "json":
-        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
-    else:
-        print(summary(report))
-        print(f"  changed     {report.changed:,} document(s) changed verdict")
-    return 0 if report.unreconciled() is None else 3
+    text = summary(report) + f"\n  changed     {report.changed:,} document(s) changed verdict"
+    return print_report(args, report, start_s, text)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,13 @@ id), bad lines to ``ingest_errors``, the funnel to ``stats``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.config import config_hash, to_dict  # noqa: E402
-from jobs.common import add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
@@ -38,21 +35,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from curation.provenance import RunInfo
     from curation.spark.text_import import TextImportConfig, run_import_text
 
     cfg = TextImportConfig(args.id_field, args.text_field, args.url_field or None)
-    t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-import-text")
-    start_s = time.perf_counter() - t0
-    run = RunInfo(job="import", config_hash=config_hash(cfg), config=to_dict(cfg), inputs=list(args.input))
+    spark, lake, run, start_s = start_run(args, "import", cfg, inputs=list(args.input))
     _log(f"run {run.run_id}: {len(args.input)} file(s) → {lake.fq('documents')} in {lake.root}")
     report = run_import_text(spark, lake, args.input, cfg, run)
-    if args.format == "json":
-        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
-    else:
-        print(summary(report))
-    return 0 if report.unreconciled() is None else 3
+    return print_report(args, report, start_s, summary(report))
 
 
 if __name__ == "__main__":
