@@ -1037,8 +1037,8 @@ def run_lakeforge(docs: Sequence[Doc], args: argparse.Namespace) -> tuple[Cluste
         f"Spark start {start_s:.1f} s, import {imported.seconds:.1f} s, dedup {report.seconds:.1f} s "
         f"(the seconds column), read back {read_s:.1f} s, reference check {check_s:.1f} s; "
         f"banding {details.get('banding')}; {details.get('candidate_pairs', 0):,} candidate pairs, "
-        f"{details.get('edges', 0):,} edges, {details.get('components_iterations', 0)} component iterations, "
-        f"{details.get('survivor_rounds', 0)} survivor rounds; {len(dup_of):,} documents marked duplicates"
+        f"{details.get('edges', 0):,} edges, {details.get('components_iterations', 0)} component iterations; "
+        f"{len(dup_of):,} documents marked duplicates"
     )
     info = {
         "settings": f"{_settings(cfg)}; Spark {LAKEFORGE_MASTER}, {LAKEFORGE_SHUFFLE_PARTITIONS} shuffle partitions",
