@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from curation.dedup.cluster import deduplicate
+from curation.dedup.config import DedupConfig
 from curation.dedup.text import jaccard, normalize, shingle_set, text_hash
 from eval.dedup import (
     DEFAULT_METHODS,
@@ -275,7 +276,8 @@ def test_reference_quality_on_real_text(corpus):
     # verified edges are all true pairs: a cluster never joins documents that no chain of true pairs links
     assert s.closure_precision == 1.0
     assert s.predicted_bins["0.00–0.50"] == 0
-    assert "16×8" in info["settings"]
+    band = DedupConfig().banding
+    assert f"{band.bands}×{band.rows}" in info["settings"]  # the banding the defaults choose is reported
 
     unverified, pairs, info = _run("reference", docs, truth, "verify=false")
     # measured: decisions P 0.64 R 1.0 (every member of a component removed for its survivor)
@@ -366,7 +368,8 @@ def test_cli_build_and_evaluate(shared_data, tmp_path, capsys):
     assert main(args) == 0
     table = capsys.readouterr().out
     assert table.index("Dedup decisions (headline)") < table.index("Secondary: pairs")
-    assert "| reference | defaults; 16×8 |" in table and "| datasketch+verify |" in table
+    band = DedupConfig().banding
+    assert f"| reference | defaults; {band.bands}×{band.rows} |" in table and "| datasketch+verify |" in table
     assert "| reference clusters |" in table and "| datasketch-components candidate pairs |" in table
     assert "goal (decision precision ≥ 0.98, decision recall ≥ 0.95): reference" in table
     assert "decision precision: the share of the removed documents" in table
