@@ -50,10 +50,12 @@ THRESHOLD = 0.8
 
 
 class TreeRSS:
-    """Peak total RSS (MiB) of a process and its descendants, sampled from /proc while the block runs."""
+    """Peak RSS (MiB) of a process tree while the block runs, sampled from /proc: the whole tree, the JVM (Spark's
+    driver; in local mode its executors are threads of it) and the Python processes under it (executor workers)."""
 
     def __init__(self, every_s: float = 0.2):
-        self.every_s, self.peak_mb, self.pid = every_s, 0.0, None
+        self.every_s, self.pid = every_s, None
+        self.peak_mb = self.jvm_mb = self.python_mb = 0.0
         self._stop = threading.Event()
 
     @staticmethod
@@ -68,18 +70,26 @@ class TreeRSS:
                 kids.setdefault(ppid, []).append(int(p.name))
         return kids
 
-    def _sample(self) -> float:
-        kids, todo, total = self._children(), [self.pid], 0
+    def _sample(self) -> None:
+        kids, todo = self._children(), [self.pid]
+        total = jvm = python = 0
         while todo:
             pid = todo.pop()
             try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
             except OSError:
-                pass
+                continue
+            name = next((x.split()[1] for x in status if x.startswith("Name:")), "")
+            rss = next((int(x.split()[1]) for x in status if x.startswith("VmRSS:")), 0)
+            total += rss
+            if name == "java":
+                jvm += rss
+            elif name.startswith("python") and pid != self.pid:
+                python += rss
             todo += kids.get(pid, [])
-        return total / 1024
+        self.peak_mb = max(self.peak_mb, total / 1024)
+        self.jvm_mb = max(self.jvm_mb, jvm / 1024)
+        self.python_mb = max(self.python_mb, python / 1024)
 
     def run(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
         proc = subprocess.Popen(cmd, **kw)
@@ -87,7 +97,7 @@ class TreeRSS:
 
         def loop():
             while not self._stop.wait(self.every_s):
-                self.peak_mb = max(self.peak_mb, self._sample())
+                self._sample()
 
         t = threading.Thread(target=loop, daemon=True)
         t.start()
@@ -184,6 +194,8 @@ def run_lakeforge(corpus: Path, work: Path) -> dict:
         "timings": report["timings"],
         "details": report["details"],
         "peak_rss_mb": rss.peak_mb,
+        "driver_jvm_peak_mb": rss.jvm_mb,
+        "python_workers_peak_mb": rss.python_mb,
         "removed": len(dup_of),
         "dup_of": dup_of,
     }
@@ -269,6 +281,11 @@ def format_report(out: dict) -> str:
         lines.append(
             f"  lakeforge: {d.get('banding')}; {d.get('candidate_pairs', 0):,} candidate pairs, "
             f"{d.get('edges', 0):,} edges, {d.get('components_iterations')} component rounds"
+        )
+    if lf:
+        lines.append(
+            f"  lakeforge memory: driver JVM (local executors inside) {lf.get('driver_jvm_peak_mb', 0):,.0f} MiB, "
+            f"Python executor workers together {lf.get('python_workers_peak_mb', 0):,.0f} MiB (peaks)"
         )
     if "datatrove" in out:
         dt = out["datatrove"]
