@@ -1,5 +1,5 @@
-"""Texts shared by the filter tests: inline prose that passes, boilerplate, spam, another script, and real
-Wikipedia paragraphs from ../shared/data."""
+"""Texts shared by the filter and extraction tests: inline prose that passes, boilerplate, spam, another script,
+article paragraphs, and real Wikipedia paragraphs from ../shared/data."""
 
 import pytest
 
@@ -16,6 +16,15 @@ NAV = (
     "Home\nAbout Us\nProducts\nContact\nLogin | Register\nPrivacy Policy\nTerms of Use\n"
     "© 2024 Example Corp. All rights reserved.\nHome\nProducts\n"
 )
+MILL_PARAGRAPHS = [
+    "In the valley below the old mill, the river turns twice before it reaches the town, and every spring the "
+    "meadows on both banks flood for a week or two.",
+    "The mill itself was built in 1843 by a family of weavers who had come from the north with little more than "
+    "their looms and a letter of recommendation.",
+    "Today the building houses a small museum, a bakery that still uses the original stone oven, and a workshop "
+    "where volunteers restore old agricultural machines.",
+]
+"""Article paragraphs the extraction tests wrap in HTML (each long enough to pass trafilatura's size limits)."""
 SPAM = "\n\n".join(["Buy cheap watches online now! Best prices, free shipping, order today."] * 8)
 CHINESE = (
     "北京是中华人民共和国的首都，也是全国的政治、文化和国际交往中心。北京有着三千多年的建城史和八百多年的建都史。"

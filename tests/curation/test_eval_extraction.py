@@ -7,18 +7,12 @@ import gzip
 import json
 
 import pytest
+from textsamples import MILL_PARAGRAPHS
 
 from curation.extract import ExtractConfig
 from eval.extraction import count_fragments, evaluate, format_table, main
 
-PARAGRAPHS = [
-    "In the valley below the old mill, the river turns twice before it reaches the town, and every spring the "
-    "meadows on both banks flood for a week or two.",
-    "The mill itself was built in 1843 by a family of weavers who had come from the north with little more than "
-    "their looms and a letter of recommendation.",
-    "Today the building houses a small museum, a bakery that still uses the original stone oven, and a workshop "
-    "where volunteers restore old agricultural machines.",
-]
+PARAGRAPHS = MILL_PARAGRAPHS
 PAGE = (
     "<html><head><title>The Old Mill</title></head><body><nav><ul><li><a href='/'>Home page</a></li>"
     "<li><a href='/contact'>Contact and directions</a></li></ul></nav><article><h1>The Old Mill</h1>"

@@ -9,6 +9,7 @@ import json
 
 import pytest
 import trafilatura
+from textsamples import MILL_PARAGRAPHS
 from trafilatura.deduplication import LRU_TEST, LRUCache
 
 from curation.config import load
@@ -17,14 +18,7 @@ from curation.extract.html import ExtractConfig, Extraction, extract_html
 
 CFG = ExtractConfig()
 
-SHARED = [
-    "In the valley below the old mill, the river turns twice before it reaches the town, and every spring the "
-    "meadows on both banks flood for a week or two.",
-    "The mill itself was built in 1843 by a family of weavers who had come from the north with little more than "
-    "their looms and a letter of recommendation.",
-    "Today the building houses a small museum, a bakery that still uses the original stone oven, and a workshop "
-    "where volunteers restore old agricultural machines.",
-]
+SHARED = MILL_PARAGRAPHS
 
 
 def article(paragraphs: list[str], title: str = "The Old Mill") -> str:

@@ -13,18 +13,12 @@ import threading
 import time
 
 import pytest
+from textsamples import MILL_PARAGRAPHS
 
 from curation.extract.html import ExtractConfig, extract_html
 from curation.extract.sandbox import Extractor
 
-PARAGRAPHS = [
-    "In the valley below the old mill, the river turns twice before it reaches the town, and every spring the "
-    "meadows on both banks flood for a week or two.",
-    "The mill itself was built in 1843 by a family of weavers who had come from the north with little more than "
-    "their looms and a letter of recommendation.",
-    "Today the building houses a small museum, a bakery that still uses the original stone oven, and a workshop "
-    "where volunteers restore old agricultural machines.",
-]
+PARAGRAPHS = MILL_PARAGRAPHS
 ARTICLE = (
     "<html><head><title>The Old Mill</title></head><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
     "<article><h1>The Old Mill</h1>" + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>"
