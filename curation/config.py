@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,6 +142,14 @@ def set_path(data: dict[str, Any], assignment: str) -> dict[str, Any]:
             raise ValueError(f"--set {assignment!r}: {key} is not a section")
     node[keys[-1]] = yaml.safe_load(raw)
     return data
+
+
+def load_settings(cls: type[C], source: str | Path | None = None, assignments: Iterable[str] = ()) -> C:
+    """``cls`` from a YAML file (or its defaults when ``source`` is None) with ``section.key=value`` overrides."""
+    settings = read_settings(source)
+    for assignment in assignments:
+        set_path(settings, assignment)
+    return load(cls, settings)
 
 
 def read_settings(source: str | Path | None) -> dict[str, Any]:

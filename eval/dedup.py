@@ -89,7 +89,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from curation.config import load, set_path, to_dict
+from curation.config import load_settings, to_dict
 from curation.dedup.cluster import components, deduplicate
 from curation.dedup.config import DedupConfig
 from curation.dedup.text import jaccard, normalize, shingle_set, shingles
@@ -783,10 +783,7 @@ Method = Callable[[Sequence[Doc], argparse.Namespace], tuple[Clusters, dict[str,
 
 def dedup_config(settings: Iterable[str] = ()) -> DedupConfig:
     """:class:`DedupConfig` defaults with ``key=value`` overrides (values parsed as YAML: ``verify=false``)."""
-    data: dict[str, Any] = {}
-    for assignment in settings:
-        set_path(data, assignment)
-    return load(DedupConfig, data)
+    return load_settings(DedupConfig, None, settings)
 
 
 def _changed(cfg: DedupConfig) -> list[str]:

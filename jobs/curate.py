@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.config import config_hash, read_settings, set_path, to_dict  # noqa: E402
-from jobs.common import JobError, add_session_args, open_lakehouse, print_report, run_main  # noqa: E402
+from curation.config import load_settings  # noqa: E402
+from jobs.common import JobError, add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.ingest import DEFAULT_SHARED, _log, _progress_printer  # noqa: E402
 from jobs.stats import format_funnel  # noqa: E402
 
@@ -36,13 +35,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def curate_config(args: argparse.Namespace):
-    from curation.config import load
     from curation.curate import CurateConfig
 
-    settings = read_settings(args.config)
-    for item in args.set:
-        set_path(settings, item)
-    return load(CurateConfig, settings)
+    return load_settings(CurateConfig, args.config, args.set)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -85,16 +80,12 @@ def main(argv=None) -> int:
     if not inputs:
         raise JobError("no --input given and no bundled default (../shared/data/warc) found")
 
-    from curation.provenance import RunInfo
     from curation.spark.curate import run_curate
     from curation.warc.sources import resolve_inputs
 
     read = cfg.read
     sources = resolve_inputs(inputs, read.paths_base, timeout_s=read.http_timeout_s, retries=read.http_retries)
-    t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-curate")
-    start_s = time.perf_counter() - t0
-    run = RunInfo(job="curate", config_hash=config_hash(cfg), config=to_dict(cfg), inputs=[s.uri for s in sources])
+    spark, lake, run, start_s = start_run(args, "curate", cfg, inputs=[s.uri for s in sources])
     _log(
         f"run {run.run_id}: {len(sources)} file(s) → {lake.fq('documents')} in {lake.root}  "
         f"(Spark ready in {start_s:.1f}s)"
@@ -107,13 +98,10 @@ def extract_main(argv=None) -> int:
     args = extract_parser().parse_args(argv)
     cfg = curate_config(args)
 
-    from curation.provenance import RunInfo
     from curation.spark.curate import run_extract
 
-    t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-extract")
-    start_s = time.perf_counter() - t0
-    run = RunInfo(job="extract", config_hash=config_hash(cfg), config=to_dict(cfg), inputs=[lake.fq("pages")])
+    spark, lake, run, start_s = start_run(args, "extract", cfg)
+    run.inputs = [lake.fq("pages")]
     _log(f"run {run.run_id}: {lake.fq('pages')} → {lake.fq('documents')} in {lake.root}")
     report = run_extract(spark, lake, cfg, run, pages_version=args.pages_version)
     return _finish(args, report, start_s)

@@ -13,7 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curation.config import read_settings, set_path  # noqa: E402
+from curation.config import load_settings  # noqa: E402
 from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
@@ -48,13 +48,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def dedup_config(args: argparse.Namespace):
-    from curation.config import load
     from curation.dedup.config import DedupConfig
 
-    settings = read_settings(args.config)
-    for item in args.set:
-        set_path(settings, item)
-    return load(DedupConfig, settings)
+    return load_settings(DedupConfig, args.config, args.set)
 
 
 def main(argv=None) -> int:

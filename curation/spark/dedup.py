@@ -35,25 +35,15 @@ from curation.dedup.rules import DUPLICATE_REASONS, EXACT_DUPLICATE, NEAR_DUPLIC
 from curation.provenance import RunInfo
 from curation.spark.curate import CurateReport, _finish
 from curation.spark.ingest import _Steps
-from schemas import DOCUMENTS, MINHASH_SIGNATURES, STATS
+from schemas import DOCUMENTS, MINHASH_SIGNATURES, STATS, Field, TableSchema
 
 _SIG_OUT = (("doc_id", "string"), ("text_hash", "string"), ("shingles", "int"), ("signature", "binary"))
 _DUPS = "array(" + ", ".join(f"'{r}'" for r in DUPLICATE_REASONS) + ")"
 
 
 def _struct(fields):
-    from pyspark.sql import types as T
-
-    kinds = {
-        "string": T.StringType(),
-        "int": T.IntegerType(),
-        "long": T.LongType(),
-        "double": T.DoubleType(),
-        "binary": T.BinaryType(),
-        "array<long>": T.ArrayType(T.LongType()),
-        "boolean": T.BooleanType(),
-    }
-    return T.StructType([T.StructField(n, kinds[t], True) for n, t in fields])
+    """A Spark struct of nullable ``(name, type)`` columns, in the schemas' type vocabulary."""
+    return TableSchema("_", tuple(Field(n, t) for n, t in fields)).to_spark()
 
 
 _HASHERS: dict = {}
