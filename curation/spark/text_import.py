@@ -88,7 +88,7 @@ def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: 
             )
         )
     if text_files:
-        whole = spark.read.option("wholetext", True).text(text_files).withColumn("source_file", F.input_file_name())
+        whole = spark.read.text(text_files, wholetext=True).withColumn("source_file", F.input_file_name())
         parts.append(
             whole.select(
                 "source_file",
@@ -100,7 +100,7 @@ def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: 
             )
         )
     records = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
-    records = records.withColumn("source_file", F.regexp_replace("source_file", "^file:", "")).localCheckpoint(
+    records = records.withColumn("source_file", F.regexp_replace("source_file", "^file:(//)?", "")).localCheckpoint(
         eager=True  # why: counted, split into documents and errors; files are read once
     )
     step("read")
@@ -118,7 +118,7 @@ def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: 
         F.lit(run.run_id).alias("run_id"),
     )
     good = records.where("error IS NULL")
-    values = {f.name: F.lit(None).cast(DOCUMENTS.to_spark()[f.name].dataType) for f in DOCUMENTS.fields}
+    values = {f.name: F.lit(None).cast(f.dataType) for f in DOCUMENTS.to_spark().fields}
     values |= {
         "doc_id": F.substring(F.sha2(key, 256), 1, 32),
         "url": F.coalesce("url", F.concat_ws("#", "source_file", "rid")),
