@@ -28,6 +28,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--id-field", default="id", help="JSON field with the record id (default: id)")
     p.add_argument("--text-field", default="text", help="JSON field with the text (default: text)")
     p.add_argument("--url-field", default="url", help="JSON field with a URL, if any (default: url)")
+    p.add_argument(
+        "--split",
+        default=None,
+        metavar="REGEX",
+        help="text files: cut each file into documents at this Java regex, or a preset: paragraphs (blank lines), "
+        "wikitext (before each ' = Title = ' line); default: one document per file",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="summary format on stdout")
     add_session_args(p)
     return p
@@ -37,7 +44,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from curation.spark.text_import import TextImportConfig, run_import_text
 
-    cfg = TextImportConfig(args.id_field, args.text_field, args.url_field or None)
+    cfg = TextImportConfig(args.id_field, args.text_field, args.url_field or None, args.split)
     spark, lake, run, start_s = start_run(args, "import", cfg, inputs=list(args.input))
     _log(f"run {run.run_id}: {len(args.input)} file(s) → {lake.fq('documents')} in {lake.root}")
     report = run_import_text(spark, lake, args.input, cfg, run)

@@ -6,9 +6,22 @@ from schemas.documents import DOCUMENTS, KEPT_VIEW, VIEWS
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
 from schemas.pages import PAGES
 from schemas.stats import CURATE_FILES, STATS
+from schemas.tokens import MIXTURES, TOKEN_DOCUMENTS, TOKEN_SHARDS
 
 ALL_TABLES: dict[str, TableSchema] = {
-    t.name: t for t in (PAGES, INGEST_ERRORS, INGEST_FILES, DOCUMENTS, STATS, CURATE_FILES, MINHASH_SIGNATURES)
+    t.name: t
+    for t in (
+        PAGES,
+        INGEST_ERRORS,
+        INGEST_FILES,
+        DOCUMENTS,
+        STATS,
+        CURATE_FILES,
+        MINHASH_SIGNATURES,
+        TOKEN_SHARDS,
+        TOKEN_DOCUMENTS,
+        MIXTURES,
+    )
 }
 
 __all__ = [
@@ -19,8 +32,11 @@ __all__ = [
     "INGEST_FILES",
     "KEPT_VIEW",
     "MINHASH_SIGNATURES",
+    "MIXTURES",
     "PAGES",
     "STATS",
+    "TOKEN_DOCUMENTS",
+    "TOKEN_SHARDS",
     "Field",
     "TableSchema",
     "VIEWS",

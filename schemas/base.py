@@ -26,6 +26,7 @@ _TYPES = {
     ),
     "array<string>": ("ARRAY<STRING>", lambda T: T.ArrayType(T.StringType()), lambda pa: pa.list_(pa.string())),
     "array<long>": ("ARRAY<BIGINT>", lambda T: T.ArrayType(T.LongType()), lambda pa: pa.list_(pa.int64())),
+    "array<double>": ("ARRAY<DOUBLE>", lambda T: T.ArrayType(T.DoubleType()), lambda pa: pa.list_(pa.float64())),
 }
 
 

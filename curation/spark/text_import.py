@@ -33,6 +33,21 @@ class TextImportConfig:
     text_field: str = "text"
     url_field: str | None = "url"
     """Optional: when the field is absent, the URL is ``<source_file>#<id>``."""
+    split: str | None = None
+    """Text files only: a Java regex (or a preset name of ``SPLITS``) at whose matches a file is cut into
+    documents; the id of the n-th piece is ``<file name>:<n>`` (from 0). Blank pieces are separators, not
+    documents. None: one document per file."""
+
+    @property
+    def split_regex(self) -> str | None:
+        return SPLITS.get(self.split, self.split) if self.split else None
+
+
+SPLITS = {
+    "paragraphs": r"\n\s*\n",
+    "wikitext": r"(?m)(?=^ = [^=\n][^\n]* = *$)",
+}
+"""Named splits: ``paragraphs`` (blank lines), ``wikitext`` (before each WikiText article title `` = Title = ``)."""
 
 
 def _is_json(path: str) -> bool:
@@ -89,10 +104,18 @@ def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: 
         )
     if text_files:
         whole = spark.read.text(text_files, wholetext=True).withColumn("source_file", F.input_file_name())
+        name = F.regexp_extract("source_file", r"([^/]+)$", 1)
+        if cfg.split_regex:
+            whole = whole.select(
+                "source_file", name.alias("name"), F.posexplode(F.split("value", cfg.split_regex)).alias("n", "value")
+            ).where(F.trim("value") != "")
+            rid = F.concat_ws(":", "name", F.col("n").cast("string"))
+        else:
+            rid = name
         parts.append(
             whole.select(
                 "source_file",
-                F.regexp_extract("source_file", r"([^/]+)$", 1).alias("rid"),
+                rid.alias("rid"),
                 F.col("value").alias("text"),
                 F.lit(None).cast("string").alias("url"),
                 F.lit(None).cast("string").alias("raw"),

@@ -1,0 +1,589 @@
+"""``lakeforge tokenize``: a table version (optionally filtered) → a set of Megatron ``.bin``/``.idx`` shards.
+
+Two stages, nothing collected to the driver:
+
+1. Executors tokenize their input partitions in batches (``encode_batch_fast``; one ``tokenizers.Tokenizer`` per
+   Python worker, shipped as a broadcast, so executors need no access to the tokenizer file) and emit each
+   document's tokens as little-endian bytes, tagged with its shard ``pmod(xxhash64(doc_id), num_shards)``.
+2. The tokens are shuffled by shard and sorted by ``doc_id``; each task streams its shards to
+   ``<set>/.tmp-…/shard-NNNNN.{bin,idx}`` (temporary names, renamed when complete) and returns one row per
+   document (shard, position) and one per shard (hashes).
+
+The driver then renames the temporary folder into place (``<output>/<name>/<shard_set_id>``), writes
+``token_documents`` and finally the ``token_shards`` row. A shard set is only ever found through that row, and the
+row is written last: an interrupted run leaves a temporary folder no reader looks at, and the rerun replaces it.
+
+``shard_set_id`` hashes everything that decides the bytes; a rerun with the same id is a no-op (the files are
+checked first). The same inputs give byte-identical shards on any cluster, because neither the shard of a document
+nor the order inside a shard depends on partitioning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from curation.provenance import RunInfo
+from curation.tokenize import tokenizer as toks
+from curation.tokenize.config import FORMAT_VERSION, TokenizeConfig, check_name
+from curation.tokenize.indexed import ShardWriter, shard_exists
+from schemas import TOKEN_DOCUMENTS, TOKEN_SHARDS
+
+SHARD_NAME = "shard-{:05d}"
+
+
+@dataclass
+class TokenizeReport:
+    """What one ``tokenize`` run did; ``records_in = documents + rejected + errored``."""
+
+    run_id: str
+    name: str
+    shard_set_id: str
+    noop: bool = False
+    records_in: int = 0
+    documents: int = 0
+    rejected: int = 0
+    errored: int = 0
+    tokens: int = 0
+    bytes: int = 0
+    num_shards: int = 0
+    path: str = ""
+    prefixes: list[str] = field(default_factory=list)
+    content_hash: str = ""
+    source: str = ""
+    source_version: int = 0
+    dtype: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def unreconciled(self) -> str | None:
+        if self.records_in != self.documents + self.rejected + self.errored:
+            return (
+                f"records_in {self.records_in} != documents {self.documents} + rejected {self.rejected} "
+                f"+ errored {self.errored}"
+            )
+        return None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything resolved on the driver before any executor runs."""
+
+    table: str
+    version: int
+    where: str | None
+    kept_only: bool
+    files: toks.TokenizerFiles
+    vocab_size: int
+    eod: int | None
+    dtype: str
+    num_shards: int
+    records_in: int
+
+    def settings(self, cfg: TokenizeConfig) -> dict:
+        """What decides the bytes (and so the shard set id)."""
+        return {
+            "format": FORMAT_VERSION,
+            "eod_id": self.eod,
+            "dtype": self.dtype,
+            "num_shards": self.num_shards,
+            "text_column": cfg.text_column,
+            "id_column": cfg.id_column,
+            "shard_hash": "pmod(xxhash64(id), num_shards)",
+            "order": "id",
+            "split_special_tokens": True,
+            "add_special_tokens": False,
+        }
+
+    def shard_set_id(self, cfg: TokenizeConfig) -> str:
+        key = {
+            "table": self.table,
+            "version": self.version,
+            "where": self.where,
+            "kept_only": self.kept_only,
+            "tokenizer_sha256": self.files.sha256,
+            "settings": self.settings(cfg),
+        }
+        return hashlib.sha256(toks.canonical_json(key).encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------------------------------------------- executors
+_TOKENIZERS: dict[str, object] = {}
+
+
+def _tokenizer(sha: str, broadcast):
+    """One tokenizer per Python worker and tokenizer hash (workers are reused across tasks)."""
+    tok = _TOKENIZERS.get(sha)
+    if tok is None:
+        tok = _TOKENIZERS[sha] = toks.from_json(broadcast.value)
+    return tok
+
+
+class _Encode:
+    """Stage 1 (mapInArrow): (shard, id, text) → (shard, id, tokens as bytes, n_tokens, reason)."""
+
+    def __init__(self, sha: str, broadcast, eod: int | None, dtype: str, batch_size: int):
+        self.sha, self.broadcast, self.eod, self.dtype, self.batch_size = sha, broadcast, eod, dtype, batch_size
+
+    def __call__(self, batches):
+        import pyarrow as pa
+
+        tok = _tokenizer(self.sha, self.broadcast)
+        itemsize = np.dtype(toks.DTYPES[self.dtype]).itemsize
+        for big in batches:
+            for start in range(0, big.num_rows, self.batch_size):
+                batch = big.slice(start, self.batch_size)
+                texts = batch.column(2).to_pylist()
+                good = [i for i, t in enumerate(texts) if t]
+                reasons: list[str | None] = [None if t else "empty_text" for t in texts]
+                enc, bad = self._encode(tok, [texts[i] for i in good])
+                n_tokens = np.zeros(batch.num_rows, dtype=np.int64)
+                n_tokens[good] = np.diff(enc.offsets)
+                for j, message in bad.items():
+                    reasons[good[j]] = f"tokenizer_error: {message}"
+                    n_tokens[good[j]] = 0
+                offsets = np.zeros(batch.num_rows + 1, dtype=np.int64)
+                np.cumsum(n_tokens * itemsize, out=offsets[1:])
+                if offsets[-1] >= 1 << 31:
+                    raise ValueError("a tokenize batch exceeds 2 GiB of tokens: lower batch_size")
+                validity = pa.array([r is None for r in reasons], pa.bool_())
+                tokens = pa.BinaryArray.from_buffers(
+                    pa.binary(),
+                    batch.num_rows,
+                    [validity.buffers()[1], pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(enc.tokens)],
+                )
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        batch.column(0),
+                        batch.column(1),
+                        tokens,
+                        pa.array(n_tokens, pa.int64()),
+                        pa.array(reasons, pa.string()),
+                    ],
+                    names=["shard", "doc_id", "tokens", "n_tokens", "reason"],
+                )
+
+    def _encode(self, tok, texts: list[str]) -> tuple[toks.Encoded, dict[int, str]]:
+        """Encode a batch; when the batch fails, encode one by one so a bad document fails alone."""
+        try:
+            return toks.encode_documents(tok, texts, self.eod, self.dtype), {}
+        except Exception:  # noqa: BLE001 - isolate the document, report its error as a row
+            pass
+        parts, bad = [], {}
+        for j, text in enumerate(texts):
+            try:
+                parts.append(toks.encode_documents(tok, [text], self.eod, self.dtype).tokens)
+            except Exception as e:  # noqa: BLE001
+                bad[j] = f"{type(e).__name__}: {e}"[:200]
+                parts.append(np.zeros(0, dtype=toks.DTYPES[self.dtype]))
+        lengths = np.array([len(p) for p in parts], dtype=np.int64)
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=toks.DTYPES[self.dtype])
+        return toks.Encoded(flat, offsets), bad
+
+
+_WRITE_ARROW = [
+    ("kind", "string"),
+    ("shard", "int32"),
+    ("position", "int64"),
+    ("doc_id", "string"),
+    ("tokens", "int64"),
+    ("reason", "string"),
+    ("bin_sha256", "string"),
+    ("idx_sha256", "string"),
+    ("bin_bytes", "int64"),
+]
+
+
+def _write_schema():
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("kind", T.StringType(), False),
+            T.StructField("shard", T.IntegerType(), False),
+            T.StructField("position", T.LongType(), True),
+            T.StructField("doc_id", T.StringType(), True),
+            T.StructField("tokens", T.LongType(), True),
+            T.StructField("reason", T.StringType(), True),
+            T.StructField("bin_sha256", T.StringType(), True),
+            T.StructField("idx_sha256", T.StringType(), True),
+            T.StructField("bin_bytes", T.LongType(), True),
+        ]
+    )
+
+
+class _WriteShards:
+    """Stage 2 (mapInArrow over rows sorted by shard, doc_id): stream each shard to disk; one row per document
+    and one ``kind = 'shard'`` row per finished shard."""
+
+    def __init__(self, folder: str, dtype: str):
+        self.folder, self.dtype = folder, dtype
+
+    def __call__(self, batches):
+        import pyarrow as pa
+
+        arrow_schema = pa.schema([(n, getattr(pa, t)()) for n, t in _WRITE_ARROW])
+        names = arrow_schema.names
+        writer: ShardWriter | None = None
+        shard, position = -1, 0
+        try:
+            for batch in batches:
+                shards = batch.column(0).to_numpy(zero_copy_only=False)
+                ids = batch.column(1).to_pylist()
+                tok_arr = batch.column(2)
+                n_tok = batch.column(3).to_numpy(zero_copy_only=False)
+                reasons = batch.column(4).to_pylist()
+                out = {n: [] for n in names}
+                # Runs of one shard are contiguous (sorted); write each run's tokens in one call.
+                bounds = np.flatnonzero(np.diff(shards)) + 1
+                for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(shards)], strict=True):
+                    if lo == hi:
+                        continue
+                    s = int(shards[lo])
+                    if s != shard:
+                        if writer is not None:
+                            self._emit_shard(out, shard, writer.close())
+                        writer = ShardWriter(f"{self.folder}/{SHARD_NAME.format(s)}", self.dtype, uuid.uuid4().hex)
+                        shard, position = s, 0
+                    run = tok_arr.slice(lo, hi - lo)
+                    ok = [reasons[i] is None for i in range(lo, hi)]
+                    if any(ok):
+                        off = np.frombuffer(run.buffers()[1], dtype=np.int32)[run.offset : run.offset + len(run) + 1]
+                        data = run.buffers()[2]
+                        writer.add_documents(memoryview(data)[off[0] : off[-1]], n_tok[lo:hi][np.array(ok, dtype=bool)])
+                    for i in range(lo, hi):
+                        written = reasons[i] is None
+                        out["kind"].append("doc")
+                        out["shard"].append(s)
+                        out["position"].append(position if written else None)
+                        out["doc_id"].append(ids[i])
+                        out["tokens"].append(int(n_tok[i]) if written else None)
+                        out["reason"].append(reasons[i])
+                        for k in ("bin_sha256", "idx_sha256", "bin_bytes"):
+                            out[k].append(None)
+                        position += written
+                yield pa.RecordBatch.from_pydict(out, schema=arrow_schema)
+            if writer is not None:
+                out = {n: [] for n in names}
+                self._emit_shard(out, shard, writer.close())
+                writer = None
+                yield pa.RecordBatch.from_pydict(out, schema=arrow_schema)
+        finally:
+            if writer is not None:  # the task failed: leave no temporary file behind
+                writer.abort()
+
+    @staticmethod
+    def _emit_shard(out: dict, shard: int, info) -> None:
+        row = {
+            "kind": "shard",
+            "shard": shard,
+            "position": info.documents,
+            "doc_id": None,
+            "tokens": info.tokens,
+            "reason": None,
+            "bin_sha256": info.bin_sha256,
+            "idx_sha256": info.idx_sha256,
+            "bin_bytes": info.bin_bytes,
+        }
+        for k, v in row.items():
+            out[k].append(v)
+
+
+# ---------------------------------------------------------------------------------------------------- driver
+def output_root(lake, cfg: TokenizeConfig) -> Path:
+    if cfg.output:
+        return Path(cfg.output).resolve()
+    if "://" in lake.root:
+        raise ValueError("a remote lakehouse needs --set output=<shared folder> for the shards")
+    return Path(lake.root) / "tokens"
+
+
+def _source(lake, table: str, version: int | None, where: str | None, cfg: TokenizeConfig):
+    """The filtered source DataFrame and its resolved version; clear errors for every bad input."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    latest = lake.version(table)
+    if latest is None:
+        raise ValueError(f"table {lake.fq(table)} does not exist in {lake.root}")
+    if version is None:
+        version = latest
+    elif not 0 <= version <= latest:
+        raise ValueError(f"table {table} has no version {version} (versions 0 … {latest})")
+    df = lake.read(table, version)
+    for col in (cfg.id_column, cfg.text_column):
+        if col not in df.columns:
+            raise ValueError(f"table {table} v{version} has no column {col!r} (columns: {', '.join(df.columns)})")
+    kept_only = cfg.kept_only and "drop_reason" in df.columns
+    if kept_only:
+        df = df.where(F.col("drop_reason").isNull())
+    if where:
+        try:
+            df = df.where(F.expr(where))
+            df.schema  # noqa: B018 - analysis happens here
+        except AnalysisException as e:
+            raise ValueError(f"--where {where!r}: {str(e).splitlines()[0]}") from None
+        except Exception as e:  # ParseException and friends
+            raise ValueError(f"--where {where!r}: {str(e).splitlines()[0]}") from None
+    return df, version, kept_only
+
+
+def plan(lake, cfg: TokenizeConfig, table: str, version: int | None, where: str | None):
+    """Resolve and validate everything (tokenizer, dtype, source version, filter, shard count) before any write."""
+    if not cfg.tokenizer:
+        raise ValueError("no tokenizer: pass --tokenizer PATH (a tokenizer.json or a vocab.json + merges.txt folder)")
+    files = toks.locate(cfg.tokenizer)
+    tok = toks.load(files)
+    n_ids = toks.cardinality(tok)
+    dtype = toks.token_dtype(n_ids, cfg.dtype)
+    eod = toks.eod_id(tok, cfg.eod_token) if cfg.append_eod else None
+    df, version, kept_only = _source(lake, table, version, where, cfg)
+    records_in = df.count()
+    if records_in == 0:
+        raise ValueError(
+            f"no documents to tokenize: table {table} v{version}"
+            + (" (kept rows)" if kept_only else "")
+            + (f" where {where}" if where else "")
+            + " matched nothing"
+        )
+    p = _Plan(table, version, where, kept_only, files, n_ids, eod, dtype, cfg.shards_for(records_in), records_in)
+    return p, df, tok
+
+
+def _partition_keys(spark, n: int) -> list[int]:
+    """For each shard s, an int whose Spark hash partition (``pmod(hash(v), n)``, what ``repartition(n, col)``
+    uses) is s: each shard then lands in its own partition, one shard per task."""
+    from pyspark.sql import functions as F
+
+    rows = (
+        spark.range(0, 64 * n + 64)
+        .select(F.col("id").cast("int").alias("v"), F.expr(f"pmod(hash(cast(id AS INT)), {n})").alias("p"))
+        .groupBy("p")
+        .agg(F.min("v").alias("v"))
+        .collect()
+    )
+    keys = {r["p"]: r["v"] for r in rows}
+    return [keys.get(s, s) for s in range(n)]  # a shard without a preimage (never seen) still works, shared
+
+
+def _existing(lake, shard_set_id: str):
+    if not lake.exists(TOKEN_SHARDS.name):
+        return None
+    rows = lake.read(TOKEN_SHARDS.name).where(f"shard_set_id = '{shard_set_id}'").collect()
+    return rows[0] if rows else None
+
+
+def run_tokenize(
+    spark, lake, cfg: TokenizeConfig, run: RunInfo, name: str, table: str = "documents", version=None, where=None
+) -> TokenizeReport:
+    """Tokenize ``table`` at ``version`` (latest when None), rows matching ``where``, into the shard set ``name``."""
+    from pyspark.sql import functions as F
+
+    t0 = time.perf_counter()
+    check_name(name)
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def step(label: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        timings[label] = round(now - mark, 3)
+        mark = now
+
+    p, df, tok = plan(lake, cfg, table, version, where)
+    set_id = p.shard_set_id(cfg)
+    root = output_root(lake, cfg)
+    final = root / name / set_id
+    report = TokenizeReport(
+        run.run_id,
+        name,
+        set_id,
+        records_in=p.records_in,
+        num_shards=p.num_shards,
+        path=str(final),
+        source=table,
+        source_version=p.version,
+        dtype=p.dtype,
+    )
+    step("plan")
+    run.input_tables = {lake.fq(table): p.version}
+    run.inputs = [f"{lake.fq(table)}@v{p.version}"]
+
+    prior = _existing(lake, set_id)
+    if prior is not None and all(shard_exists(x) for x in prior["prefixes"]):
+        report.noop = True
+        for k in ("documents", "rejected", "errored", "tokens", "bytes", "content_hash"):
+            setattr(report, k, prior[k])
+        report.prefixes = list(prior["prefixes"])
+        report.path = prior["path"]
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
+    if prior is not None:
+        raise ValueError(
+            f"shard set {name}/{set_id} is recorded in token_shards but files are missing under {prior['path']}: "
+            "restore them, or delete that row to tokenize again"
+        )
+
+    for schema in (TOKEN_SHARDS, TOKEN_DOCUMENTS):
+        lake.ensure(schema)
+    # An earlier interrupted run of the same set left a temporary folder (or a folder without its row): replace.
+    for stale in list((root / name).glob(f".tmp-{set_id}-*")) + ([final] if final.exists() else []):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = root / name / f".tmp-{set_id}-{run.run_id}"
+    tmp.mkdir(parents=True)
+
+    bc = spark.sparkContext.broadcast(tok.to_str())
+    try:
+        encoded_schema = "shard INT, doc_id STRING, tokens BINARY, n_tokens BIGINT, reason STRING"
+        shard_expr = F.expr(f"pmod(xxhash64(`{cfg.id_column}`), {p.num_shards})").cast("int")
+        src = df.select(shard_expr.alias("shard"), F.col(cfg.id_column).alias("doc_id"), F.col(cfg.text_column))
+        if src.rdd.getNumPartitions() < spark.sparkContext.defaultParallelism:
+            src = src.repartition(spark.sparkContext.defaultParallelism)  # tokenize on every core
+        encoded = src.mapInArrow(_Encode(p.files.sha256, bc, p.eod, p.dtype, cfg.batch_size), encoded_schema)
+        part = F.element_at(F.array(*[F.lit(v) for v in _partition_keys(spark, p.num_shards)]), F.col("shard") + 1)
+        ordered = encoded.repartition(p.num_shards, part.alias("_part")).sortWithinPartitions("shard", "doc_id")
+        written = ordered.mapInArrow(_WriteShards(str(tmp), p.dtype), _write_schema())
+        manifest = tmp / "_rows.parquet"
+        written.write.mode("overwrite").parquet(str(manifest))
+        step("tokenize_and_write")
+
+        rows = spark.read.parquet(str(manifest))
+        shards = sorted(rows.where("kind = 'shard'").collect(), key=lambda r: r["shard"])
+        counts = (
+            rows.where("kind = 'doc'")
+            .agg(
+                F.count(F.when(F.col("reason").isNull(), 1)).alias("documents"),
+                F.count(F.when(F.col("reason") == "empty_text", 1)).alias("rejected"),
+                F.count(F.when(F.col("reason").startswith("tokenizer_error"), 1)).alias("errored"),
+                F.count("*").alias("seen"),
+            )
+            .first()
+        )
+        if counts["seen"] != p.records_in:
+            raise RuntimeError(f"{counts['seen']} documents came back from the tasks, {p.records_in} went in")
+        report.documents, report.rejected, report.errored = counts["documents"], counts["rejected"], counts["errored"]
+        report.tokens = sum(r["tokens"] for r in shards)
+        report.bytes = sum(r["bin_bytes"] for r in shards)
+        if sum(r["position"] for r in shards) != report.documents:
+            raise RuntimeError("shard document counts do not add up to the documents written")
+        content = hashlib.sha256()
+        for r in shards:
+            content.update(f"{SHARD_NAME.format(r['shard'])}:{r['bin_sha256']}:{r['idx_sha256']}\n".encode())
+        report.content_hash = content.hexdigest()
+        report.prefixes = [str(final / SHARD_NAME.format(r["shard"])) for r in shards]
+
+        docs = rows.where("kind = 'doc'").select(
+            F.lit(set_id).alias("shard_set_id"),
+            "doc_id",
+            F.when(F.col("reason").isNull(), F.col("shard")).alias("shard"),
+            "position",
+            "tokens",
+            "reason",
+        )
+        meta = run.commit_metadata()
+        with lake.commit_metadata(meta):
+            (
+                docs.select(*TOKEN_DOCUMENTS.names)
+                .write.format("delta")
+                .mode("overwrite")
+                .option("replaceWhere", f"shard_set_id = '{set_id}'")
+                .saveAsTable(lake.fq(TOKEN_DOCUMENTS.name))
+            )
+        step("token_documents")
+
+        settings = p.settings(cfg)
+        manifest_doc = {
+            "shard_set_id": set_id,
+            "name": name,
+            "content_hash": report.content_hash,
+            "source": {"table": table, "version": p.version, "filter": where, "kept_only": p.kept_only},
+            "tokenizer": {
+                "path": cfg.tokenizer,
+                "kind": p.files.kind,
+                "sha256": p.files.sha256,
+                "vocab_size": p.vocab_size,
+            },
+            "settings": settings,
+            "documents": report.documents,
+            "tokens": report.tokens,
+            "shards": [
+                {
+                    "prefix": SHARD_NAME.format(r["shard"]),
+                    "documents": r["position"],
+                    "tokens": r["tokens"],
+                    "bin_sha256": r["bin_sha256"],
+                    "idx_sha256": r["idx_sha256"],
+                }
+                for r in shards
+            ],
+            "run_id": run.run_id,
+            "code_version": run.code_version,
+        }
+        shutil.rmtree(manifest, ignore_errors=True)
+        (tmp / "manifest.json").write_text(json.dumps(manifest_doc, indent=1, sort_keys=True) + "\n")
+        tmp.rename(final)
+        step("publish")
+
+        row = {
+            "shard_set_id": set_id,
+            "name": name,
+            "content_hash": report.content_hash,
+            "source_table": table,
+            "source_version": p.version,
+            "filter": where,
+            "kept_only": p.kept_only,
+            "tokenizer_path": cfg.tokenizer,
+            "tokenizer_kind": p.files.kind,
+            "tokenizer_sha256": p.files.sha256,
+            "vocab_size": p.vocab_size,
+            "eod_id": p.eod,
+            "dtype": p.dtype,
+            "settings": toks.canonical_json(settings),
+            "num_shards": p.num_shards,
+            "records_in": p.records_in,
+            "documents": report.documents,
+            "rejected": report.rejected,
+            "errored": report.errored,
+            "tokens": report.tokens,
+            "bytes": report.bytes,
+            "path": str(final),
+            "prefixes": report.prefixes,
+            "shard_documents": [r["position"] for r in shards],
+            "shard_tokens": [r["tokens"] for r in shards],
+            "run_id": run.run_id,
+            "code_version": run.code_version,
+            "created_at": datetime.now(UTC),
+        }
+        lake.merge_new(TOKEN_SHARDS, spark.createDataFrame([row], TOKEN_SHARDS.to_spark()), meta)
+        step("token_shards")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bc.unpersist()
+    report.timings = timings
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def shard_sets(lake, name: str | None = None):
+    """``token_shards`` rows (all, or those of ``name``), newest first."""
+    if not lake.exists(TOKEN_SHARDS.name):
+        return []
+    df = lake.read(TOKEN_SHARDS.name)
+    if name is not None:
+        df = df.where(df["name"] == name)
+    return df.orderBy(df["created_at"].desc()).collect()
