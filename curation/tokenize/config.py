@@ -29,11 +29,15 @@ class TokenizeConfig:
     kept_only: bool = True
     """Read only rows whose ``drop_reason`` is null (when the table has that column)."""
     num_shards: int | None = None
-    """Shards per set; null: ``max(min_shards, ceil(documents / docs_per_shard))``. Documents go to shard
+    """Shards per set; null: ``max(min_shards, ceil(documents / docs_per_shard))``, fewer when that would give a
+    shard under ``min_docs_per_shard`` documents. Documents go to shard
     ``pmod(xxhash64(doc_id), num_shards)`` and are in ``doc_id`` order inside it, so the bytes never depend on
     the cluster."""
     docs_per_shard: int = 200_000
     min_shards: int = 4
+    min_docs_per_shard: int = 1_000
+    """A shard gets at least this many documents when there are enough (a small set is one shard): Megatron
+    splits every shard into train/valid/test by documents, and a tiny shard leaves a split empty."""
     batch_size: int = 1024
     """Documents per ``encode_batch`` call in a task."""
     output: str | None = None
@@ -43,8 +47,8 @@ class TokenizeConfig:
     def __post_init__(self) -> None:
         if self.num_shards is not None and self.num_shards < 1:
             raise ValueError("num_shards must be at least 1")
-        if self.docs_per_shard < 1 or self.min_shards < 1:
-            raise ValueError("docs_per_shard and min_shards must be at least 1")
+        if self.docs_per_shard < 1 or self.min_shards < 1 or self.min_docs_per_shard < 1:
+            raise ValueError("docs_per_shard, min_shards and min_docs_per_shard must be at least 1")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.dtype not in ("auto", "uint16", "int32"):
@@ -53,10 +57,9 @@ class TokenizeConfig:
     def shards_for(self, documents: int) -> int:
         """How many shards ``documents`` documents get (never more shards than documents)."""
         if self.num_shards is not None:
-            n = self.num_shards
-        else:
-            n = max(self.min_shards, -(-documents // self.docs_per_shard))
-        return max(1, min(n, documents))
+            return max(1, min(self.num_shards, documents))
+        n = max(self.min_shards, -(-documents // self.docs_per_shard))
+        return max(1, min(n, documents // self.min_docs_per_shard))
 
 
 def check_name(name: str) -> str:
