@@ -13,9 +13,11 @@ The driver then renames the temporary folder into place (``<output>/<name>/<shar
 ``token_documents`` and finally the ``token_shards`` row. A shard set is only ever found through that row, and the
 row is written last: an interrupted run leaves a temporary folder no reader looks at, and the rerun replaces it.
 
-``shard_set_id`` hashes everything that decides the bytes; a rerun with the same id is a no-op (the files are
-checked first). The same inputs give byte-identical shards on any cluster, because neither the shard of a document
-nor the order inside a shard depends on partitioning.
+``shard_set_id`` hashes the name and everything that decides the bytes; a rerun with the same id is a no-op (the
+files are checked first). The name is in it because sets are found by name (``token_shards.name``, mixtures): the
+same inputs under another name are a set of their own, with the same ``content_hash``. The same inputs give
+byte-identical shards on any cluster, because neither the shard of a document nor the order inside a shard depends
+on partitioning.
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ class _Plan:
             "add_special_tokens": False,
         }
 
-    def shard_set_id(self, cfg: TokenizeConfig) -> str:
+    def shard_set_id(self, cfg: TokenizeConfig, name: str) -> str:
         key = {
+            "name": name,
             "table": self.table,
             "version": self.version,
             "where": self.where,
@@ -244,6 +247,8 @@ class _WriteShards:
                 shards = batch.column(0).to_numpy(zero_copy_only=False)
                 ids = batch.column(1).to_pylist()
                 tok_arr = batch.column(2)
+                # binary, or large_binary (int64 offsets) when spark.sql.execution.arrow.useLargeVarTypes is set
+                offset_type = np.int64 if pa.types.is_large_binary(tok_arr.type) else np.int32
                 n_tok = batch.column(3).to_numpy(zero_copy_only=False)
                 reasons = batch.column(4).to_pylist()
                 out = {n: [] for n in names}
@@ -256,12 +261,14 @@ class _WriteShards:
                     if s != shard:
                         if writer is not None:
                             self._emit_shard(out, shard, writer.close())
-                        writer = ShardWriter(f"{self.folder}/{SHARD_NAME.format(s)}", self.dtype, uuid.uuid4().hex)
+                            writer = None
                         shard, position = s, 0
                     run = tok_arr.slice(lo, hi - lo)
                     ok = [reasons[i] is None for i in range(lo, hi)]
                     if any(ok):
-                        off = np.frombuffer(run.buffers()[1], dtype=np.int32)[run.offset : run.offset + len(run) + 1]
+                        if writer is None:  # opened at its first written document: no empty shard files
+                            writer = ShardWriter(f"{self.folder}/{SHARD_NAME.format(s)}", self.dtype, uuid.uuid4().hex)
+                        off = np.frombuffer(run.buffers()[1], dtype=offset_type)[run.offset : run.offset + len(run) + 1]
                         data = run.buffers()[2]
                         writer.add_documents(memoryview(data)[off[0] : off[-1]], n_tok[lo:hi][np.array(ok, dtype=bool)])
                     for i in range(lo, hi):
@@ -404,7 +411,7 @@ def run_tokenize(
         mark = now
 
     p, df, tok = plan(lake, cfg, table, version, where)
-    set_id = p.shard_set_id(cfg)
+    set_id = p.shard_set_id(cfg, name)
     root = output_root(lake, cfg)
     final = root / name / set_id
     report = TokenizeReport(
