@@ -9,9 +9,10 @@ Two stages, nothing collected to the driver:
    ``<set>/.tmp-…/shard-NNNNN.{bin,idx}`` (temporary names, renamed when complete) and returns one row per
    document (shard, position) and one per shard (hashes).
 
-The driver then renames the temporary folder into place (``<output>/<name>/<shard_set_id>``), writes
-``token_documents`` and finally the ``token_shards`` row. A shard set is only ever found through that row, and the
-row is written last: an interrupted run leaves a temporary folder no reader looks at, and the rerun replaces it.
+The driver then writes ``token_documents``, renames the temporary folder into place
+(``<output>/<name>/<shard_set_id>``) and finally writes the ``token_shards`` row. A shard set is only ever found
+through that row, and the row is written last: an interrupted run leaves a temporary folder no reader looks at, and
+the rerun replaces it.
 
 ``shard_set_id`` hashes the name and everything that decides the bytes; a rerun with the same id is a no-op (the
 files are checked first). The name is in it because sets are found by name (``token_shards.name``, mixtures): the
