@@ -130,3 +130,37 @@ def test_mix_errors_are_clear_and_write_nothing(spark, corpus_lake, shared_data)
     with pytest.raises(ValueError, match="different tokenizers"):
         run_mix(spark, lake, _mixture(gpt2, tokenizer=llama), RunInfo("mix", "t", {}))
     assert (lake.version("mixtures"), lake.version("token_shards")) == v  # refused before tokenizing anything
+
+
+def test_lineage_leads_from_a_checkpoint_to_the_source_files(spark, corpus_lake, shared_data, tmp_path):
+    from curation.spark.lineage import checkpoint_metadata, lineage
+    from jobs.lineage import lineage_text, resolve_target
+
+    lake, gpt2 = corpus_lake
+    report, _ = run_mix(spark, lake, _mixture(gpt2), RunInfo("mix", "t", {}))
+    ckpt = tmp_path / "iter_0000010"
+    ckpt.mkdir()
+    (ckpt / "lakeforge_checkpoint.json").write_text(json.dumps({"mixture_id": report.mixture_id, "iteration": 10}))
+    mixture_id, meta = resolve_target(str(ckpt))
+    assert mixture_id == report.mixture_id and meta["iteration"] == 10
+    doc = lineage(spark, lake, mixture_id)
+    assert [c["name"] for c in doc["components"]] == ["wiki", "shakes"]
+    corpora = shared_data / "corpora"
+    paths = [corpora / "wikitext2_partial" / "valid.txt", corpora / "tinyshakespeare" / "input.txt"]
+    for c, path in zip(doc["components"], paths, strict=True):
+        row = lake.read("token_shards").where(f"shard_set_id = '{c['shard_set']['shard_set_id']}'").first()
+        assert c["source"] == {
+            "table": "documents",
+            "version": row["source_version"],
+            "filter": row["filter"],
+            "kept_only": True,
+        }
+        # every written document is traced to its file, and the tokens add up
+        assert c["files"] == [{"source_file": str(path), "documents": row["documents"], "tokens": row["tokens"]}]
+        assert c["documents_traced"] == row["documents"]
+    text = lineage_text({"checkpoint": meta} | doc)
+    assert "input.txt" in text and "iteration 10" in text and report.mixture_id in text
+    with pytest.raises(ValueError, match="no metadata JSON with a mixture_id"):
+        checkpoint_metadata(tmp_path)
+    with pytest.raises(ValueError, match="is not in"):
+        lineage(spark, lake, "0" * 20)
