@@ -7,8 +7,8 @@ three, the failure is torch's ``RuntimeError: Found no NVIDIA driver on your sys
 
 Not needed on 0.16.1 (checked): ``TransformerConfig(batch_p2p_sync=False)`` (the pipeline's
 ``torch.cuda.synchronize`` is covered by the ``synchronize`` shim, which checkpoints need anyway); a triton stub;
-``torch.cuda.current_stream`` (0.19's DDP calls it, 0.16.1's does not); faking ``Tensor.type()`` (only the
-distributed optimizer, which is not used, checks it besides ``clip_grads``).
+``torch.cuda.current_stream`` (0.19's DDP calls it, 0.16.1's does not); faking ``Tensor.type()`` (besides
+``clip_grads``, only the distributed optimizer and the bf16 optimizer check it, neither of which runs on the CPU).
 """
 
 from __future__ import annotations
