@@ -50,12 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        # everything that can be wrong with the settings, the blend or the checkpoint fails here, before any
+        # process group, model or dataset is built
         cfg = load_config(args.config, args.set)
         from training.data import load_blend
 
         blend = load_blend(args.mixture)
         device, precision = cfg.resolve_device(torch.cuda.is_available())
-        cfg.data_parallel_size(int(os.environ.get("WORLD_SIZE", "1")))  # fail before starting anything
+        cfg.data_parallel_size(int(os.environ.get("WORLD_SIZE", "1")))
+        meta = checkpoint_meta(cfg, blend, args.mixture, precision)
+        resume_from = find_resume(cfg, args.resume, meta)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -67,15 +71,50 @@ def main(argv: list[str] | None = None) -> int:
         shims = nullcontext()
     try:
         with shims:
-            train(cfg, blend, args, device, precision)
-    except ValueError as e:  # a setting, the blend or a checkpoint does not fit: say so, no traceback
+            train(cfg, blend, meta, resume_from, args.stop_at, device, precision)
+    except ValueError as e:  # e.g. a blend whose split leaves no validation documents: say so, no traceback
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
 
 
-def train(cfg: TrainConfig, blend: dict, args: argparse.Namespace, device: str, precision: str) -> None:
+def find_resume(cfg: TrainConfig, resume: str | None, meta: dict) -> Path | None:
+    """The checkpoint to continue from: ``--resume PATH``'s (a checkpoint or a folder of them), the newest of this
+    run's own with a bare ``--resume`` (None when it has none yet: a fresh start), None without ``--resume``.
+
+    A run continues only on the blend it started on (its data position means nothing on another), and a fresh run
+    never writes into a folder that already holds checkpoints."""
+    from training import checkpoint
+
+    own = checkpoint.list_checkpoints(cfg.checkpoint_dir)
+    if resume is None:
+        if own:
+            raise ValueError(
+                f"{cfg.checkpoint_dir} already holds checkpoints: pass --resume to continue, or use another out_dir"
+            )
+        return None
+    if not resume and not own:
+        return None
+    path = checkpoint.resolve(resume or cfg.checkpoint_dir)
+    saved = checkpoint.read_meta(path)
+    if saved.get("mixture_id") != meta["mixture_id"]:
+        raise ValueError(
+            f"checkpoint {path} was trained on mixture {saved.get('mixture_id')} ({saved.get('blend_path')}), "
+            f"this run's blend is {meta['mixture_id']}: resume with the same blend"
+        )
+    return path
+
+
+def train(
+    cfg: TrainConfig,
+    blend: dict,
+    meta: dict,
+    resume_from: Path | None,
+    stop_at: int | None,
+    device: str,
+    precision: str,
+) -> None:
     from megatron.core import parallel_state as ps
     from megatron.core import tensor_parallel
     from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig, finalize_model_grads
@@ -160,17 +199,9 @@ def train(cfg: TrainConfig, blend: dict, args: argparse.Namespace, device: str, 
     )
 
     # --- resume: weights, optimizer, schedule, RNG and data position from a checkpoint (resharded if TP/PP differ)
-    ckpt_dir = cfg.checkpoint_dir
-    meta = checkpoint_meta(cfg, blend, args.mixture, precision)
-    iteration, consumed, resumed_from = 0, 0, None
-    if args.resume is not None:
-        source = Path(args.resume) if args.resume else ckpt_dir
-        if args.resume or checkpoint.list_checkpoints(source):
-            resumed_from = checkpoint.resolve(source)
-            check_resumable(checkpoint.read_meta(resumed_from), meta, resumed_from)
-            iteration, consumed, rng_restored = checkpoint.load(resumed_from, model, optimizer, scheduler)
-    elif checkpoint.list_checkpoints(ckpt_dir):
-        raise ValueError(f"{ckpt_dir} already holds checkpoints: pass --resume to continue, or use another out_dir")
+    iteration, consumed = 0, 0
+    if resume_from is not None:
+        iteration, consumed, rng_restored = checkpoint.load(resume_from, model, optimizer, scheduler)
 
     # --- data: the blend's train and validation splits; rank 0 builds the index cache, the others read it -------
     gbs, mbs = s.global_batch_size, s.micro_batch_size
@@ -215,10 +246,10 @@ def train(cfg: TrainConfig, blend: dict, args: argparse.Namespace, device: str, 
         micro_batch_size=mbs,
     )
     batches = partial(microbatches, num_micro=num_micro, mbs=mbs, dp_rank=dp_rank, dp=dp, device=device)
-    if resumed_from is not None:
+    if resume_from is not None:  # the loaded weights' validation loss: the check that the load went right
         val = evaluate(model, valid_ds, s.eval_iters, gbs, step, batches) if s.eval_interval else None
-        log.event("resumed", checkpoint=str(resumed_from), iteration=iteration, rng_restored=rng_restored, val_loss=val)
-    last = s.train_iters if args.stop_at is None else min(args.stop_at, s.train_iters)
+        log.event("resumed", checkpoint=str(resume_from), iteration=iteration, rng_restored=rng_restored, val_loss=val)
+    last = s.train_iters if stop_at is None else min(stop_at, s.train_iters)
     while iteration < last:
         t0 = time.perf_counter()
         for chunk in model:
@@ -254,7 +285,7 @@ def train(cfg: TrainConfig, blend: dict, args: argparse.Namespace, device: str, 
         periodic = c.save_interval and iteration % c.save_interval == 0
         if c.save and (periodic or iteration == last):
             path, seconds = checkpoint.save(
-                ckpt_dir, model, optimizer, scheduler, iteration, consumed, meta, keep_last=c.keep_last
+                cfg.checkpoint_dir, model, optimizer, scheduler, iteration, consumed, meta, keep_last=c.keep_last
             )
             log.event("checkpoint", iteration=iteration, path=str(path), seconds=seconds)
 
@@ -280,15 +311,6 @@ def checkpoint_meta(cfg: TrainConfig, blend: dict, blend_path: str, precision: s
         "precision": precision,
         "code_version": code_version(),
     }
-
-
-def check_resumable(saved: dict, current: dict, path: Path) -> None:
-    """A run continues only on the blend it started on (its data position means nothing on another)."""
-    if saved.get("mixture_id") != current["mixture_id"]:
-        raise ValueError(
-            f"checkpoint {path} was trained on mixture {saved.get('mixture_id')} ({saved.get('blend_path')}), "
-            f"this run's blend is {current['mixture_id']}: resume with the same blend"
-        )
 
 
 def _count_params(model) -> int:

@@ -29,7 +29,7 @@ SETTINGS = [
     "schedule.eval_interval=4",
     "schedule.eval_iters=2",
     "schedule.log_interval=5",
-    "checkpoint.save_interval=10",
+    "checkpoint.save_interval=5",
     "checkpoint.keep_last=2",
     "model.hidden_dropout=0.1",
 ]
@@ -82,7 +82,7 @@ def train(blend: Path, out: Path, *extra: str, nproc: int = 1, settings=(), expe
 
 @pytest.fixture(scope="module")
 def tp1(shakespeare_blend, tmp_path_factory) -> Run:
-    """The reference: TP=1, 20 steps, checkpoints at 10 and 20."""
+    """The reference: TP=1, 20 steps, checkpoints every 5 (the last two kept)."""
     return train(shakespeare_blend, tmp_path_factory.mktemp("tp1"))
 
 
@@ -115,7 +115,7 @@ def test_tp1_loss_falls_and_every_step_is_logged(tp1, shakespeare_blend):
 
     blend = json.loads(shakespeare_blend.read_text())
     names = sorted(p.name for p in (tp1.out / "checkpoints").iterdir())
-    assert names == ["iter_0000010", "iter_0000020"]
+    assert names == ["iter_0000015", "iter_0000020"]  # keep_last 2
     meta = json.loads((tp1.out / "checkpoints" / "iter_0000020" / "lakeforge.json").read_text())
     assert meta["iteration"] == 20 and meta["consumed_samples"] == 160
     assert meta["mixture_id"] == blend["mixture_id"] and meta["blend_path"] == str(shakespeare_blend.resolve())
@@ -124,24 +124,24 @@ def test_tp1_loss_falls_and_every_step_is_logged(tp1, shakespeare_blend):
 
 
 def test_resume_is_exact(tp1, shakespeare_blend, tmp_path):
-    """Steps 11–20 after resuming from step 10 equal the uninterrupted run's bit for bit, although a save was
+    """Steps 16–20 after resuming from step 15 equal the uninterrupted run's bit for bit, although a save was
     killed half-way (its temporary folder is left behind)."""
     ckpts = tmp_path / "checkpoints"
-    shutil.copytree(tp1.out / "checkpoints" / "iter_0000010", ckpts / "iter_0000010")
-    killed = ckpts / ".tmp-iter_0000015"
+    shutil.copytree(tp1.out / "checkpoints" / "iter_0000015", ckpts / "iter_0000015")
+    killed = ckpts / ".tmp-iter_0000018"
     killed.mkdir()
     (killed / "__0_0.distcp").write_bytes(b"half a shard")
 
     resumed = train(shakespeare_blend, tmp_path, "--resume")
 
     ev = resumed.event("resumed")
-    assert ev["iteration"] == 10 and ev["rng_restored"] is True and ev["checkpoint"].endswith("iter_0000010")
-    assert sorted(resumed.steps) == list(range(11, 21))
-    for i in range(11, 21):
+    assert ev["iteration"] == 15 and ev["rng_restored"] is True and ev["checkpoint"].endswith("iter_0000015")
+    assert sorted(resumed.steps) == list(range(16, 21))
+    for i in range(16, 21):
         a, b = tp1.steps[i], resumed.steps[i]
         assert (b["loss"], b["grad_norm"], b["lr"]) == (a["loss"], a["grad_norm"], a["lr"]), i
-    assert {i: resumed.val[i] for i in (12, 16, 20)} == {i: tp1.val[i] for i in (12, 16, 20)}
-    assert sorted(p.name for p in ckpts.iterdir()) == ["iter_0000010", "iter_0000020"]  # temporary folder gone
+    assert (resumed.val[16], resumed.val[20]) == (tp1.val[16], tp1.val[20])
+    assert sorted(p.name for p in ckpts.iterdir()) == ["iter_0000015", "iter_0000020"]  # temporary folder gone
 
 
 def test_tp2_losses_equal_tp1(tp1, tp2):
@@ -154,7 +154,15 @@ def test_tp2_losses_equal_tp1(tp1, tp2):
 
 
 def test_tp2_checkpoint_loads_at_tp1(tp1, tp2, shakespeare_blend, tmp_path):
-    run = train(shakespeare_blend, tmp_path, "--resume", str(tp2.out / "checkpoints"), "--stop-at", "8")
+    run = train(
+        shakespeare_blend,
+        tmp_path,
+        "--resume",
+        str(tp2.out / "checkpoints"),
+        "--stop-at",
+        "8",
+        settings=["checkpoint.save=false"],
+    )
     ev = run.event("resumed")
     assert ev["iteration"] == 4 and ev["rng_restored"] is False  # another layout: RNG streams start afresh
     assert ev["val_loss"] == pytest.approx(tp2.val[4], abs=RESHARD_TOLERANCE)
@@ -198,26 +206,47 @@ def test_pp2_trains_from_scratch(shakespeare_blend, tmp_path):
     assert run.val[8] < run.val[4]
 
 
-def test_bad_settings_fail_before_training(shakespeare_blend, tmp_path):
-    proc = train(shakespeare_blend, tmp_path, settings=["parallel.tensor_model_parallel_size=2"], expect_rc=2)
-    assert "1 ranks cannot hold tensor × pipeline parallel = 2 × 1 = 2" in proc.stderr
-    proc = train(shakespeare_blend, tmp_path, settings=["model.num_heads=8"], expect_rc=2)
-    assert "unknown setting(s) num_heads" in proc.stderr
-    proc = train(tmp_path / "nothing.json", tmp_path, expect_rc=2)
-    assert "no such file" in proc.stderr
+def _main(blend: Path, out: Path, *extra: str, settings=()) -> int:
+    """training.train.main in this process: what fails before any process group is started."""
+    from training.train import main
+
+    argv = ["--config", str(REPO / "conf" / "train.yaml"), "--mixture", str(blend)]
+    for s in [*SETTINGS, f"out_dir={out}", *settings]:
+        argv += ["--set", s]
+    return main(argv + list(extra))
+
+
+def test_bad_settings_fail_before_training(shakespeare_blend, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert _main(shakespeare_blend, tmp_path, settings=["parallel.tensor_model_parallel_size=2"]) == 2
+    assert "1 ranks cannot hold tensor × pipeline parallel = 2 × 1 = 2" in capsys.readouterr().err
+    assert _main(shakespeare_blend, tmp_path, settings=["model.num_heads=8"]) == 2
+    assert "unknown setting(s) num_heads" in capsys.readouterr().err
+    assert _main(tmp_path / "nothing.json", tmp_path) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert _main(shakespeare_blend, tmp_path, "--resume", str(tmp_path / "none")) == 2
+    assert "no checkpoint in" in capsys.readouterr().err
     assert not (tmp_path / "log.jsonl").exists()
 
 
-def test_resume_refuses_another_blend_and_a_fresh_run_refuses_old_checkpoints(tp1, shakespeare_blend, tmp_path):
+def test_resume_refuses_another_blend_and_a_fresh_run_refuses_old_checkpoints(tp1, shakespeare_blend, tmp_path, capsys):
     other = json.loads(shakespeare_blend.read_text())
     other["blend"]["weights"] = [0.5, 0.5]
     other["mixture_id"] = "another-mixture"
     other_path = tmp_path / "other.json"
     other_path.write_text(json.dumps(other))
-    ckpt = tp1.out / "checkpoints" / "iter_0000010"
-    proc = train(other_path, tmp_path / "run", "--resume", str(ckpt), expect_rc=2)
-    assert "was trained on mixture" in proc.stderr and "resume with the same blend" in proc.stderr
+    ckpt = tp1.out / "checkpoints" / "iter_0000015"
+    assert _main(other_path, tmp_path / "run", "--resume", str(ckpt)) == 2
+    err = capsys.readouterr().err
+    assert "was trained on mixture" in err and "resume with the same blend" in err
 
     shutil.copytree(ckpt, tmp_path / "again" / "checkpoints" / ckpt.name)
-    proc = train(shakespeare_blend, tmp_path / "again", expect_rc=2)
-    assert "already holds checkpoints: pass --resume" in proc.stderr
+    assert _main(shakespeare_blend, tmp_path / "again") == 2
+    assert "already holds checkpoints: pass --resume" in capsys.readouterr().err
+
+
+def test_a_torchrun_failure_says_why(shakespeare_blend, tmp_path):
+    """The same checks under torchrun: the worker prints the reason and exits 2 (torchrun then reports it)."""
+    proc = train(shakespeare_blend, tmp_path, settings=["schedule.global_batch_size=6"], expect_rc=2)
+    assert "error: TrainConfig.schedule: schedule.global_batch_size (6) must be a multiple of" in proc.stderr
+    assert "exitcode  : 2" in proc.stderr

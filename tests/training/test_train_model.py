@@ -12,6 +12,8 @@ import torch
 from training.config import ModelConfig, TrainConfig
 
 pytest.importorskip("megatron.core")
+# megatron-core's own notices (no Transformer Engine / Apex; tp_group arguments becoming mandatory)
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 ATOL, RTOL = 1e-5, 1e-5
 """fp32: the two compute the same sums in a different order (fused kernel vs baddbmm + softmax + bmm)."""
