@@ -16,15 +16,25 @@ from pathlib import Path
 
 from schemas import MIXTURES, TOKEN_DOCUMENTS, TOKEN_SHARDS
 
-CHECKPOINT_METADATA = ("lakeforge_checkpoint.json", "metadata.json", "lineage.json")
-"""File names under a checkpoint folder that may hold its metadata (the first with a ``mixture_id`` wins)."""
+CHECKPOINT_METADATA = ("lakeforge.json", "lakeforge_checkpoint.json", "metadata.json")
+"""File names under a checkpoint folder that may hold its metadata (the first with a ``mixture_id`` wins);
+``training.checkpoint`` writes ``lakeforge.json`` into every ``iter_NNNNNNN`` folder."""
 
 
 def checkpoint_metadata(path: str | Path) -> dict:
-    """The metadata of a checkpoint folder (or a metadata/blend JSON file): must name a ``mixture_id``."""
+    """The metadata of a checkpoint folder (or a metadata/blend JSON file): must name a ``mixture_id``. A folder of
+    ``iter_NNNNNNN`` checkpoints (training's save dir) means its newest complete one."""
     p = Path(path)
     if not p.exists():
         raise ValueError(f"checkpoint {path}: no such file or folder")
+    if p.is_dir() and not any((p / n).is_file() for n in CHECKPOINT_METADATA):
+        iters = [
+            c
+            for c in p.glob("iter_*")
+            if c.is_dir() and c.name[5:].isdigit() and (c / CHECKPOINT_METADATA[0]).is_file()
+        ]
+        if iters:
+            p = max(iters, key=lambda c: int(c.name[5:]))
     candidates = [p] if p.is_file() else [p / n for n in CHECKPOINT_METADATA] + sorted(p.glob("*.json"))
     for c in candidates:
         if c.is_file():
