@@ -3,8 +3,14 @@
     torchrun --nproc-per-node N -m training.train --config conf/train.yaml --mixture blend.json [--set k=v ...]
 
 TP and PP come from the config, DP = N / (TP × PP). On a GPU: NCCL and bf16; without one: gloo, fp32 and
-``training.cpu``'s shims. ``main`` reads top to bottom: process groups, model, optimizer and schedule, data, then
-the loop (forward-backward over the micro-batches, clip, step, log; validation every eval_interval).
+``training.cpu``'s shims. ``train`` reads top to bottom: process groups, seeds, model, optimizer and schedule,
+resume, data, then the loop (forward-backward over the micro-batches, step with clipping, log; validation every
+eval_interval; a checkpoint every save_interval).
+
+Writes ``<out_dir>/log.jsonl`` (events ``start``, ``step``, ``eval``, ``checkpoint``, ``resumed``), ``config.json``
+and ``<out_dir>/checkpoints/iter_NNNNNNN/`` (see training.checkpoint). ``--resume`` continues the run exactly (same
+layout) or resharded (another TP/PP); ``--stop-at ITER`` ends a run early with a checkpoint, keeping its schedule.
+Started without torchrun it runs as one process.
 """
 
 from __future__ import annotations
@@ -351,8 +357,8 @@ def microbatches(dataset, first_sample: int, num_micro: int, mbs: int, dp_rank: 
     for m in range(num_micro):
         start = first_sample + m * mbs * dp + dp_rank * mbs
         items = [dataset[i] for i in range(start, start + mbs)]
-        batch = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("tokens", "labels", "loss_mask")}
-        batch["position_ids"] = torch.stack([torch.as_tensor(it["position_ids"]) for it in items])
+        keys = ("tokens", "labels", "loss_mask", "position_ids")
+        batch = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
         if device == "cuda":
             batch = {k: v.cuda(non_blocking=True) for k, v in batch.items()}
         yield batch  # tokens, labels, position_ids: [b, s] int64; loss_mask [b, s] float
@@ -438,7 +444,7 @@ class RunLog:
             sys.stdout.flush()
 
     def step(self, record: dict, echo: bool) -> None:
-        self._write({"event": "step", **record})
+        self._write({"event": "step", "time": time.time(), **record})
         if self.enabled and echo:
             r = record
             mfu = f" mfu {r['mfu']:.1%}" if r["mfu"] is not None else ""
