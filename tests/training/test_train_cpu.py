@@ -206,6 +206,17 @@ def test_pp2_trains_from_scratch(shakespeare_blend, tmp_path):
     assert run.val[8] < run.val[4]
 
 
+def test_dp2_matches_tp1(tp1, shakespeare_blend, tmp_path):
+    """Two data-parallel ranks, one micro-batch each: the same samples per step as TP=1's two micro-batches and
+    the same averaged gradient (only dropout's masks differ: DP ranks share their seed, as in Megatron-LM)."""
+    run = train(shakespeare_blend, tmp_path, "--stop-at", "4", nproc=2, settings=["checkpoint.save=false"])
+    assert (run.event("start")["dp"], run.event("start")["micro_batches"]) == (2, 1)
+    for i in range(1, 5):
+        assert run.losses[i] == pytest.approx(tp1.losses[i], abs=0.02), i
+        assert run.steps[i]["grad_norm"] == pytest.approx(tp1.steps[i]["grad_norm"], rel=0.05), i
+    assert run.val[4] == pytest.approx(tp1.val[4], abs=0.02)
+
+
 def _main(blend: Path, out: Path, *extra: str, settings=()) -> int:
     """training.train.main in this process: what fails before any process group is started."""
     from training.train import main
