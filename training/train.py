@@ -53,6 +53,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+_LOCK = None
+
+
+def lock_out_dir(out_dir: Path) -> None:
+    """One run per out_dir: rank 0 holds an exclusive lock on ``<out_dir>/.lock`` until it exits. A second run
+    (say, a resume started while an orphaned worker of the killed run still trains) fails instead of writing into
+    the same log and checkpoints."""
+    import fcntl
+
+    global _LOCK
+    out_dir.mkdir(parents=True, exist_ok=True)
+    f = open(out_dir / ".lock", "a")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise ValueError(f"another training run is writing {out_dir} (it holds {out_dir / '.lock'})") from None
+    _LOCK = f
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -66,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg.data_parallel_size(int(os.environ.get("WORLD_SIZE", "1")))
         meta = checkpoint_meta(cfg, blend, args.mixture, precision)
         resume_from = find_resume(cfg, args.resume, meta)
+        if int(os.environ.get("RANK", "0")) == 0:
+            lock_out_dir(Path(cfg.out_dir))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

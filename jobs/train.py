@@ -1,0 +1,92 @@
+"""``lakeforge train``: launch ``torchrun -m training.train`` on a pinned blend.
+
+A thin wrapper: it finds the blend (a blend JSON, or a mixture name / mixture_id in the lakehouse's
+``mixtures/`` folder, no Spark needed), takes the process count from the config's TP × PP (× ``--dp``), and runs
+``python -m torch.distributed.run --standalone --nproc-per-node N -m training.train ...``. For several nodes, call
+``torchrun`` yourself with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jobs.common import JobError, run_main  # noqa: E402
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lakeforge train",
+        description="Train a GPT with Megatron-Core on a pinned blend (tensor and pipeline parallel sizes from the "
+        "config; data parallel = processes / (TP x PP)). Runs torchrun on this machine.",
+    )
+    p.add_argument(
+        "--mixture",
+        required=True,
+        help="blend JSON from lakeforge mix, or a mixture name or mixture_id "
+        "(the newest pinned blend under <lakehouse>/mixtures)",
+    )
+    p.add_argument("--config", default="conf/train.yaml", help="training YAML (default: conf/train.yaml)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. parallel.tensor_model_parallel_size=2; repeatable",
+    )
+    p.add_argument("--dp", type=int, default=1, help="data-parallel replicas (processes = TP x PP x DP; default 1)")
+    p.add_argument(
+        "--resume", nargs="?", const="", metavar="PATH", help="continue from the newest checkpoint (or PATH)"
+    )
+    p.add_argument("--stop-at", type=int, metavar="ITER", help="checkpoint after step ITER and stop")
+    p.add_argument("--lakehouse", default="lakehouse", metavar="DIR", help="where mixtures are looked up")
+    return p
+
+
+def find_blend(mixture: str, lakehouse: str) -> Path:
+    p = Path(mixture)
+    if p.is_file():
+        return p
+    root = Path(lakehouse) / "mixtures"
+    by_id = sorted(root.glob(f"*/{mixture}.json"))
+    if by_id:
+        return by_id[0]
+    named = (
+        sorted((root / mixture).glob("*.json"), key=lambda f: f.stat().st_mtime) if (root / mixture).is_dir() else []
+    )
+    if named:
+        return named[-1]
+    raise JobError(f"--mixture {mixture}: not a blend file, nor a mixture name or id under {root}")
+
+
+def command(args: argparse.Namespace) -> list[str]:
+    from training.config import load_config
+
+    cfg = load_config(args.config, args.set)
+    par = cfg.parallel
+    nproc = par.tensor_model_parallel_size * par.pipeline_model_parallel_size * args.dp
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    cmd += ["-m", "training.train", "--config", args.config, "--mixture", str(find_blend(args.mixture, args.lakehouse))]
+    for s in args.set:
+        cmd += ["--set", s]
+    if args.resume is not None:
+        cmd += ["--resume"] + ([args.resume] if args.resume else [])
+    if args.stop_at is not None:
+        cmd += ["--stop-at", str(args.stop_at)]
+    return cmd
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    cmd = command(args)
+    print("[lakeforge] " + " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.call(cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
