@@ -124,7 +124,7 @@ def build_shards(shared: Path, dest: Path) -> dict:
     }
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("key") == key and all(Path(dest / p + ".idx").is_file() for p in _prefixes(manifest)):
+        if manifest.get("key") == key and all((dest / (p + ".idx")).is_file() for p in _prefixes(manifest)):
             return manifest
     log(f"building the bench shards in {dest}")
     if dest.exists():
