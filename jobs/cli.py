@@ -18,7 +18,7 @@ COMMANDS = {
     "import-text": ("jobs.import_text", "main", "parser", "JSON Lines or text files → the documents table"),
     "filter": ("jobs.filter", "main", "parser", "re-apply thresholds to stored signals as a new documents version"),
     "dedup": ("jobs.dedup", "main", "parser", "mark exact and near duplicates as a new documents version"),
-    "tokenize": ("jobs.tokenize", "main", "parser", "a table version → Megatron .bin/.idx token shards"),
+    "tokenize": ("jobs.tokenize_shards", "main", "parser", "a table version → Megatron .bin/.idx token shards"),
     "mix": ("jobs.mix", "main", "parser", "pin a mixture.yaml of shard sets and weights into a blend for training"),
     "train": ("jobs.train", "main", "parser", "torchrun Megatron-Core GPT training on a pinned blend (TP, PP, DP)"),
     "lineage": ("jobs.lineage", "main", "parser", "checkpoint or mixture → shard sets → table versions → WARC files"),

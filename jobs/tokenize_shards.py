@@ -1,4 +1,7 @@
-"""``lakeforge tokenize`` / ``spark-submit jobs/tokenize.py``: a table version → Megatron ``.bin``/``.idx`` shards.
+"""``lakeforge tokenize`` / ``spark-submit jobs/tokenize_shards.py``: a table version → Megatron shards.
+
+(Not ``jobs/tokenize.py``: spark-submit puts ``jobs/`` first on the import path, where that name would replace the
+standard library's ``tokenize`` module for every job.)
 
 Arguments → TokenizeConfig (``--config`` YAML, ``--set``, ``--tokenizer``) → curation.spark.tokenize → a shard set
 under ``<lakehouse>/tokens/<name>/<shard_set_id>``, its ``token_shards`` row and its ``token_documents`` rows.
