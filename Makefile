@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/lakeforge dedup
 	$(BIN)/lakeforge tokenize --name web_en --where "language = 'en'" --tokenizer $(GPT2)
 	$(BIN)/lakeforge mix conf/mixture.yaml --check
-	$(BIN)/lakeforge train --mixture demo --resume --set out_dir=runs/demo --set schedule.train_iters=20 --set schedule.eval_interval=10 --set checkpoint.save_interval=10
+	$(BIN)/lakeforge train --mixture demo --resume --set out_dir=runs/demo --set schedule.train_iters=20 --set schedule.lr_warmup_iters=4 --set schedule.eval_interval=10 --set checkpoint.save_interval=10
 	$(BIN)/lakeforge lineage runs/demo/checkpoints --files 3
 	$(BIN)/lakeforge sql "SELECT d.url, d.dup_similarity, s.url AS duplicate_of FROM documents d JOIN documents s ON d.dup_of = s.doc_id ORDER BY d.dup_similarity LIMIT 10"
 	$(BIN)/lakeforge sql "SELECT coalesce(drop_reason, '(kept)') AS verdict, count(*) AS documents FROM documents GROUP BY 1 ORDER BY 2 DESC"
