@@ -172,11 +172,11 @@ def check_blend(blend: dict, samples: int = 10_000, tolerance: float = 0.01, rea
         raise ValueError(f"blend {blend.get('name')}: could not build {samples} training samples")
     step = max(1, len(train) // read)
     width = None
+    vocab = int(blend["tokenizer"]["vocab_size"])
     for i in range(0, len(train), step)[:read]:
         item = train[i]
         tokens = item["tokens"]
         width = int(tokens.shape[0])
-        vocab = int(blend["tokenizer"]["vocab_size"])
         if int(tokens.max()) >= vocab or int(tokens.min()) < 0:
             raise ValueError(f"sample {i} holds token ids outside the vocabulary (0 … {vocab - 1})")
     return CheckResult(samples, realized_shares(blend, train), width or 0, tolerance)

@@ -585,13 +585,3 @@ def run_tokenize(
     report.timings = timings
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
-
-
-def shard_sets(lake, name: str | None = None):
-    """``token_shards`` rows (all, or those of ``name``), newest first."""
-    if not lake.exists(TOKEN_SHARDS.name):
-        return []
-    df = lake.read(TOKEN_SHARDS.name)
-    if name is not None:
-        df = df.where(df["name"] == name)
-    return df.orderBy(df["created_at"].desc()).collect()

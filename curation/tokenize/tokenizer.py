@@ -152,15 +152,5 @@ def encode_documents(tok, texts: list[str], eod: int | None, dtype: str) -> Enco
     return Encoded(flat, offsets)
 
 
-def describe(files: TokenizerFiles, tok) -> dict:
-    """What the token_shards table records about a tokenizer."""
-    return {
-        "path": files.path,
-        "kind": files.kind,
-        "sha256": files.sha256,
-        "vocab_size": cardinality(tok),
-    }
-
-
 def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
