@@ -30,6 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from curation.classify.rules import ClassifierRule, classifier_rules
+from curation.classify.rules import build as build_classifiers
 from curation.config import IngestConfig
 from curation.dedup.rules import dedup_rules
 from curation.extract import ExtractConfig, decode_html
@@ -60,8 +62,9 @@ STAGES = (
     "toxicity",
 )
 """Stages a document goes through in ``curate`` / ``extract``, in order."""
-FUNNEL_STAGES = (*STAGES, "dedup")
-"""Stages of the funnel: the curate stages, then ``lakeforge dedup`` (its rules live in the same verdict)."""
+FUNNEL_STAGES = (*STAGES, "classifiers", "dedup")
+"""Stages of the funnel: the curate stages, the trained classifiers (scored by ``curate`` or ``lakeforge classify``),
+then ``lakeforge dedup`` (their rules live in the same verdict)."""
 
 DECODE_REASONS = ("binary_content", "undecodable", "empty_payload")
 """``extraction_error`` values set by the decode stage (they come before the URL filter in pipeline order)."""
@@ -105,10 +108,18 @@ class CurateConfig:
     c4: C4QualityConfig = field(default_factory=C4QualityConfig)
     fineweb: FineWebQualityConfig = field(default_factory=FineWebQualityConfig)
     toxicity: ToxicityConfig = field(default_factory=ToxicityConfig)
+    classifiers: dict[str, ClassifierRule] = field(default_factory=dict)
+    """Trained classifiers (``lakeforge train-classifier``) scoring ``documents``, by name: each adds the columns
+    ``<name>_score`` and ``<name>_model`` and one drop rule (see :mod:`curation.classify.rules`)."""
     batch_size: int = 64
     """Documents a task hands to the stages at once (language ID predicts a batch in one call)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "classifiers", build_classifiers(self.classifiers))
+        taken = set(DOCUMENTS.names)
+        for name in self.classifiers:
+            if f"{name}_score" in taken or f"{name}_model" in taken:
+                raise ValueError(f"classifiers.{name}: its columns would collide with a documents column")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         have = set(DOCUMENTS.names)
@@ -152,6 +163,7 @@ def stage_rules(cfg: CurateConfig) -> list[tuple[str, list]]:
         ("c4", c4_quality_rules(cfg.c4)),
         ("fineweb", fineweb_quality_rules(cfg.fineweb)),
         ("toxicity", toxicity_rules(cfg.toxicity)),
+        ("classifiers", classifier_rules(cfg.classifiers)),
         ("dedup", dedup_rules()),
     ]
 

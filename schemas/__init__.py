@@ -4,6 +4,7 @@ from schemas.base import Field, TableSchema
 from schemas.dedup import MINHASH_SIGNATURES
 from schemas.documents import DOCUMENTS, KEPT_VIEW, VIEWS
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
+from schemas.models import MODELS
 from schemas.pages import PAGES
 from schemas.stats import CURATE_FILES, STATS
 from schemas.tokens import MIXTURES, TOKEN_DOCUMENTS, TOKEN_SHARDS
@@ -21,6 +22,7 @@ ALL_TABLES: dict[str, TableSchema] = {
         TOKEN_SHARDS,
         TOKEN_DOCUMENTS,
         MIXTURES,
+        MODELS,
     )
 }
 
@@ -33,6 +35,7 @@ __all__ = [
     "KEPT_VIEW",
     "MINHASH_SIGNATURES",
     "MIXTURES",
+    "MODELS",
     "PAGES",
     "STATS",
     "TOKEN_DOCUMENTS",

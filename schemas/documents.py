@@ -150,6 +150,43 @@ DOCUMENTS = TableSchema(
     ),
 )
 
+
+def classifier_fields(name: str) -> tuple[Field, Field]:
+    """The two columns a classifier named ``name`` adds to ``documents`` (see ``curation.classify.rules``)."""
+    return (
+        Field(
+            f"{name}_score",
+            "double",
+            True,
+            f"Probability of the {name} classifier's positive label; null: not scored (no text, another language)",
+        ),
+        Field(f"{name}_model", "string", True, f"The {name} model (name@vN) that scored this document; null: not run"),
+    )
+
+
+def classifier_names(columns) -> list[str]:
+    """Classifier names whose two columns are among ``columns`` (a documents table's column names)."""
+    have = set(columns)
+    base = set(DOCUMENTS.names)
+    return sorted(
+        c[: -len("_score")]
+        for c in have
+        if c.endswith("_score") and c not in base and c[: -len("_score")] + "_model" in have
+    )
+
+
+def documents_schema(classifiers=()) -> TableSchema:
+    """``documents`` with the columns of the given classifiers (after the toxicity signals, before dedup's)."""
+    names = sorted(set(classifiers))
+    if not names:
+        return DOCUMENTS
+    extra = tuple(f for n in names for f in classifier_fields(n))
+    at = DOCUMENTS.names.index(_TOXICITY[-1].name) + 1
+    return TableSchema(
+        DOCUMENTS.name, DOCUMENTS.fields[:at] + extra + DOCUMENTS.fields[at:], DOCUMENTS.doc, DOCUMENTS.key
+    )
+
+
 KEPT_VIEW = "kept"
 """The view over ``documents`` that holds what the current verdict keeps."""
 

@@ -205,10 +205,31 @@ class CurateReport:
         }
 
 
-def ensure_tables(lake) -> None:
-    for schema in (DOCUMENTS, INGEST_ERRORS, CURATE_FILES, STATS):
+def ensure_tables(lake, cfg: CurateConfig | None = None):
+    """Create the curate tables if needed; returns the ``documents`` schema to write (with classifier columns)."""
+    from curation.spark.classify import documents_table_schema
+
+    for schema in (INGEST_ERRORS, CURATE_FILES, STATS):
         lake.ensure(schema)
+    schema = documents_table_schema(lake, cfg or CurateConfig())
     lake.create_views()
+    return schema
+
+
+def _model_versions(lake, cfg: CurateConfig) -> dict[str, int]:
+    """The ``models`` version a run that scores with classifiers read (for its provenance)."""
+    from schemas import MODELS
+
+    return {lake.fq(MODELS.name): lake.version(MODELS.name)} if cfg.classifiers else {}
+
+
+def _scored(spark, docs, cfg: CurateConfig, schema):
+    """Documents with the configured classifiers' scores and the verdict that includes their rules, in ``schema``."""
+    from curation.spark.classify import add_scores, conform, with_verdict
+
+    if cfg.classifiers:
+        docs = with_verdict(add_scores(spark, docs, cfg.classifiers), cfg)
+    return conform(docs, schema)
 
 
 def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunInfo, progress=None) -> CurateReport:
@@ -220,9 +241,9 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     report = CurateReport(run.run_id, "curate")
     step = _Steps(report.timings)
     step("prepare")
-    ensure_tables(lake)
+    schema = ensure_tables(lake, cfg)
     docs_version = lake.version(DOCUMENTS.name)
-    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
+    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version} | _model_versions(lake, cfg)
     meta = run.commit_metadata()
 
     skip = set() if cfg.read.reingest else files_to_skip(lake, sources, CURATE_FILES.name)
@@ -245,10 +266,10 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
         with _Progress(sc, len(todo), acc, progress):
             out.count()
         step("dedupe")
-        docs = out.where("kind = 'document'").select(*DOCUMENTS.names)
+        docs = _scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
         new_docs, per_file = new_by_key(lake, DOCUMENTS.name, docs, docs_version)
         step("write_documents")
-        _write_documents(lake, new_docs, per_file, meta, docs_version, report)
+        _write_documents(lake, schema, new_docs, per_file, meta, docs_version, report)
         step("write_errors")
         small = out.where("kind <> 'document'").select("kind", "error", "file", "timing").collect()
         errors = [r["error"].asDict() for r in small if r["kind"] == "error"]
@@ -295,10 +316,11 @@ def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int
     step("prepare")
     if not lake.exists(PAGES.name):
         raise ValueError(f"no {lake.fq(PAGES.name)} table in {lake.root}: run `lakeforge ingest` first")
-    ensure_tables(lake)
+    schema = ensure_tables(lake, cfg)
     pages_version = lake.version(PAGES.name) if pages_version is None else pages_version
     docs_version = lake.version(DOCUMENTS.name)
     run.input_tables = {lake.fq(PAGES.name): pages_version, lake.fq(DOCUMENTS.name): docs_version}
+    run.input_tables |= _model_versions(lake, cfg)
     meta = run.commit_metadata()
 
     pages = lake.read(PAGES.name, pages_version)
@@ -314,10 +336,10 @@ def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int
     step("process")
     out.count()
     step("write_documents")
-    docs = out.where("kind = 'document'").select(*DOCUMENTS.names)
+    docs = _scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
     written = docs.count()
     if written:
-        lake.append(DOCUMENTS, docs, meta)
+        lake.append(schema, docs, meta)
     timings = [r["timing"].asDict() for r in out.where("kind = 'timing'").select("timing").collect()]
     head = [("input", "", "in", records_in)]
     if records_in - written:
@@ -341,22 +363,35 @@ def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
     run.input_tables = {lake.fq(DOCUMENTS.name): docs_version}
     meta = run.commit_metadata()
     report.warnings += signal_setting_changes(lake, cfg)
+    if cfg.classifiers:
+        from curation.spark.classify import classifier_version_warnings
+
+        missing = [n for n in cfg.classifiers if f"{n}_score" not in lake.read(DOCUMENTS.name).columns]
+        if missing:
+            raise ValueError(f"documents has no scores of {', '.join(missing)} yet: run `lakeforge classify` first")
+        report.warnings += classifier_version_warnings(lake, cfg)
 
     step("update")
-    reasons = verdict_sql(cfg)
-    table = lake.fq(DOCUMENTS.name)
-    changed = spark.sql(f"SELECT count(*) AS n FROM {table} WHERE NOT (drop_reasons <=> {reasons})").first()["n"]
-    if changed:
-        with lake.commit_metadata(meta):
-            spark.sql(
-                f"UPDATE {table} SET drop_reasons = {reasons}, drop_reason = try_element_at({reasons}, 1), "
-                f"verdict_run_id = '{run.run_id}' WHERE NOT (drop_reasons <=> {reasons})"
-            )
-    report.changed = changed
+    report.changed = apply_verdict(spark, lake, cfg, run)
     docs = lake.read(DOCUMENTS.name)
     head = [("input", "", "in", docs.count())]
     _finish(lake, report, cfg, docs, head, [], meta, t0, step)
     return report
+
+
+def apply_verdict(spark, lake, cfg: CurateConfig, run: RunInfo) -> int:
+    """One UPDATE of ``drop_reason`` / ``drop_reasons`` / ``verdict_run_id`` where ``cfg``'s rules give another
+    verdict than the stored one; returns how many documents changed (no commit when none did)."""
+    reasons = verdict_sql(cfg)
+    table = lake.fq(DOCUMENTS.name)
+    changed = spark.sql(f"SELECT count(*) AS n FROM {table} WHERE NOT (drop_reasons <=> {reasons})").first()["n"]
+    if changed:
+        with lake.commit_metadata(run.commit_metadata()):
+            spark.sql(
+                f"UPDATE {table} SET drop_reasons = {reasons}, drop_reason = try_element_at({reasons}, 1), "
+                f"verdict_run_id = '{run.run_id}' WHERE NOT (drop_reasons <=> {reasons})"
+            )
+    return changed
 
 
 def signal_setting_changes(lake, cfg: CurateConfig) -> list[str]:
@@ -411,11 +446,11 @@ def _skipped_file(run_id: str, s: Source) -> dict:
     }
 
 
-def _write_documents(lake, new_docs, per_file, meta, docs_version, report) -> None:
+def _write_documents(lake, schema, new_docs, per_file, meta, docs_version, report) -> None:
     expected = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
     if not expected:
         return
-    lake.append(DOCUMENTS, new_docs, meta)
+    lake.append(schema, new_docs, meta)
     written = lake.version(DOCUMENTS.name)
     if written != (docs_version or 0) + 1:
         report.warnings.append(
