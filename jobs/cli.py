@@ -17,6 +17,13 @@ COMMANDS = {
     "extract": ("jobs.curate", "extract_main", "extract_parser", "the curate stages over a pages table version"),
     "import-text": ("jobs.import_text", "main", "parser", "JSON Lines or text files → the documents table"),
     "filter": ("jobs.filter", "main", "parser", "re-apply thresholds to stored signals as a new documents version"),
+    "train-classifier": (
+        "jobs.train_classifier",
+        "main",
+        "parser",
+        "labelled file or SQL → a fastText classifier, its metrics, a new version in models",
+    ),
+    "classify": ("jobs.classify", "main", "parser", "score documents with the curate config's classifiers"),
     "dedup": ("jobs.dedup", "main", "parser", "mark exact and near duplicates as a new documents version"),
     "tokenize": ("jobs.tokenize_shards", "main", "parser", "a table version → Megatron .bin/.idx token shards"),
     "mix": ("jobs.mix", "main", "parser", "pin a mixture.yaml of shard sets and weights into a blend for training"),

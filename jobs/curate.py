@@ -40,6 +40,17 @@ def curate_config(args: argparse.Namespace):
     return load_settings(CurateConfig, args.config, args.set)
 
 
+def resolve(lake, cfg, run):
+    """``cfg`` with its classifiers resolved against ``models`` (version, file, threshold); the run records the
+    resolved config, so its commits name the exact model versions."""
+    from curation.config import config_hash, to_dict
+    from curation.spark.classify import resolve_classifiers
+
+    cfg = resolve_classifiers(lake, cfg)
+    run.config_hash, run.config = config_hash(cfg), to_dict(cfg)
+    return cfg
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lakeforge curate",
@@ -86,6 +97,7 @@ def main(argv=None) -> int:
     read = cfg.read
     sources = resolve_inputs(inputs, read.paths_base, timeout_s=read.http_timeout_s, retries=read.http_retries)
     spark, lake, run, start_s = start_run(args, "curate", cfg, inputs=[s.uri for s in sources])
+    cfg = resolve(lake, cfg, run)
     _log(
         f"run {run.run_id}: {len(sources)} file(s) → {lake.fq('documents')} in {lake.root}  "
         f"(Spark ready in {start_s:.1f}s)"
@@ -101,6 +113,7 @@ def extract_main(argv=None) -> int:
     from curation.spark.curate import run_extract
 
     spark, lake, run, start_s = start_run(args, "extract", cfg)
+    cfg = resolve(lake, cfg, run)
     run.inputs = [lake.fq("pages")]
     _log(f"run {run.run_id}: {lake.fq('pages')} → {lake.fq('documents')} in {lake.root}")
     report = run_extract(spark, lake, cfg, run, pages_version=args.pages_version)

@@ -15,7 +15,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
-from jobs.curate import add_config_args, curate_config, summary  # noqa: E402
+from jobs.curate import add_config_args, curate_config, resolve, summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     from curation.spark.curate import run_filter
 
     spark, lake, run, start_s = start_run(args, "filter", cfg)
+    cfg = resolve(lake, cfg, run)
     _log(f"run {run.run_id}: new thresholds over {lake.fq('documents')} in {lake.root}")
     report = run_filter(spark, lake, cfg, run)
     text = summary(report) + f"\n  changed     {report.changed:,} document(s) changed verdict"

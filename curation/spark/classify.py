@@ -328,7 +328,7 @@ def _brief(m: dict) -> dict:
 def format_train_report(report: TrainReport, settings: tr.ClassifierSettings) -> str:
     m = report.metrics
     lines = [
-        f"  model       {report.model_id}  ({'new' if report.created else 'already registered: same examples and settings'})",
+        f"  model       {report.model_id}  ({'new' if report.created else 'registered before: same examples, settings'})",
         f"  file        {report.row.get('path')}",
         "  examples    "
         + ", ".join(
@@ -366,8 +366,7 @@ def _score_udf(ref: ModelRef):
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
-    @pandas_udf("double")
-    def score(text: pd.Series, language: pd.Series) -> pd.Series:
+    def score(text, language):
         from pyspark import SparkFiles
 
         from curation.classify.model import scorer_for
@@ -376,7 +375,9 @@ def _score_udf(ref: ModelRef):
         values = scorer.scores(text.tolist(), language.where(language.notna(), None).tolist())
         return pd.Series(values, dtype="float64")  # None → NaN → null (Spark masks NaN when it converts)
 
-    return score
+    # Real classes, not the strings `from __future__ import annotations` leaves: Spark reads the UDF kind from them.
+    score.__annotations__ = {"text": pd.Series, "language": pd.Series, "return": pd.Series}
+    return pandas_udf(score, "double")
 
 
 def add_scores(spark, df, classifiers: dict[str, ClassifierRule]):
