@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/curate.py
 	$(BIN)/python bench/tokenize.py
+	$(BIN)/python bench/classify.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
