@@ -11,8 +11,9 @@ with ``is_causal`` (flash attention on an H100 in bf16). Training: fp32 weights,
 model (loss included) under ``torch.compile``, fused AdamW (betas 0.9/0.95, decay on matrices only), gradient
 accumulation over global/micro micro-batches, global-norm clipping at 1.0: the nanoGPT recipe.
 
-Data: the blend's training split through ``training.data.build_datasets`` and ``training.train.microbatches``, the
-loader and the sample order Megatron-Core's run uses, so both sides read the same tokens.
+Data: the blend's training split through ``training.data.build_datasets`` and ``training.train.microbatches``
+(on CUDA ``training.train.Prefetcher``: the next step's samples read into pinned memory on a background thread), the
+loader and the sample order Megatron-Core's run uses, so both sides read the same tokens the same way.
 
 Writes ``<out>/log.jsonl`` in training.train's format: a ``start`` event (params, device, precision, attention)
 and a ``step`` record per optimizer step (``iteration``, ``loss``, ``step_s``, ``tokens_per_s``). A step is timed
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from training.config import ModelConfig
     from training.data import build_datasets, load_blend
-    from training.train import microbatches
+    from training.train import Prefetcher, host_microbatches, microbatches
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     precision = args.precision if args.precision != "auto" else ("bf16" if device == "cuda" else "fp32")
@@ -172,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     gbs, mbs = args.global_batch, args.micro_batch
     num_micro = gbs // mbs
     train_ds, _, _ = build_datasets(blend, (args.steps * gbs, 0, 0))
+    prefetch = (
+        Prefetcher(lambda first: host_microbatches(train_ds, first, num_micro=num_micro, mbs=mbs, dp_rank=0, dp=1))
+        if device == "cuda"
+        else None
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
-        for batch in microbatches(train_ds, consumed, num_micro=num_micro, mbs=mbs, dp_rank=0, dp=1, device=device):
+        if prefetch is not None:
+            data = prefetch(consumed, consumed + gbs if iteration < args.steps else None)
+        else:
+            data = microbatches(train_ds, consumed, num_micro=num_micro, mbs=mbs, dp_rank=0, dp=1, device=device)
+        for batch in data:
             with autocast:
                 loss = step_model(batch["tokens"], batch["labels"])
             (loss / num_micro).backward()
@@ -227,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{record['tokens_per_s']:,.0f} tok/s ({dt:.3f} s)",
             flush=True,
         )
+    if prefetch is not None:
+        prefetch.close()
     return 0
 
 

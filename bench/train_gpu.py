@@ -7,13 +7,16 @@ For each shape, three runs, each its own process, one after another:
   megatron / blend      ``python -m torch.distributed.run --standalone --nproc-per-node 1 -m training.train
                         --config conf/train.yaml --mixture <blend> --set ...``: bf16 (Float16Module, fp32 main weights),
                         the attention backend training.model picks (te when Transformer Engine is installed, else
-                        torch SDPA), no checkpoints, no evaluation.
+                        torch SDPA), training's CUDA settings (training.model.GPU_FUSIONS, the bias of the QKV and
+                        first MLP projection in the GEMM epilogue, fused AdamW, batches prefetched into pinned memory),
+                        no checkpoints, no evaluation.
   megatron / synthetic  the same on a blend of uniformly random token ids: one component, one ShardWriter shard of
                         long documents. training.train has no synthetic-data switch, so "synthetic" goes through the
                         same loader (GPTDataset + BlendedDataset) as the blend and isolates what real, blended shards
                         cost beyond it (more components, short documents, blend index), not the loader itself.
   plain / blend         ``python -m bench._plain_gpt``: the same shape in plain PyTorch, nanoGPT-style (SDPA, bf16
-                        autocast, torch.compile, fused AdamW), on the same blend through the same loader and samples.
+                        autocast, torch.compile, fused AdamW), on the same blend through the same loader (the same
+                        prefetcher on CUDA) and samples.
 
 The blend (without ``--mixture``): two components made once from ../shared/data with the GPT-2 BPE and the pure
 ShardWriter (as tests/training/conftest.py does, no Spark): tinyshakespeare (documents of 20 speeches, weight 0.4)

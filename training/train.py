@@ -152,7 +152,7 @@ def train(
 
     from training import checkpoint, cpu
     from training.data import build_datasets
-    from training.model import attention_backend, build_model, flop_count, peak_flops, transformer_config
+    from training.model import GPU_FUSIONS, attention_backend, build_model, flop_count, peak_flops, transformer_config
 
     # --- process groups: gloo on the CPU, NCCL on GPUs; then Megatron's TP / PP / DP groups ------------------------
     _default_env()
@@ -181,7 +181,7 @@ def train(
     # --- model: this rank's stage of a GPTModel, wrapped in Megatron DDP (gradients accumulate in main_grad) -----
     seq_length, vocab_size = int(blend["seq_length"]), int(blend["tokenizer"]["vocab_size"])
     backend = attention_backend(cfg.model, device)
-    config = transformer_config(cfg, precision, **(cpu.TRANSFORMER_CONFIG if device == "cpu" else {}))
+    config = transformer_config(cfg, precision, **(cpu.TRANSFORMER_CONFIG if device == "cpu" else GPU_FUSIONS))
     model = build_model(cfg, config, vocab_size, seq_length, backend, pre_process=first_stage, post_process=last_stage)
     if device == "cuda":
         model.cuda(torch.cuda.current_device())
@@ -230,6 +230,8 @@ def train(
     iteration, consumed = 0, 0
     if resume_from is not None:
         iteration, consumed, rng_restored = checkpoint.load(resume_from, model, optimizer, scheduler)
+    if device == "cuda":
+        fused_torch_adam(optimizer)  # after the load: a checkpoint's param groups carry their own fused flag
 
     # --- data: the blend's train and validation splits; rank 0 builds the index cache, the others read it -------
     gbs, mbs = s.global_batch_size, s.micro_batch_size
@@ -274,6 +276,12 @@ def train(
         micro_batch_size=mbs,
     )
     batches = partial(microbatches, num_micro=num_micro, mbs=mbs, dp_rank=dp_rank, dp=dp, device=device)
+    # on a GPU the next step's training samples are read while this step runs (validation reads them in place)
+    prefetch = (
+        Prefetcher(partial(host_microbatches, train_ds, num_micro=num_micro, mbs=mbs, dp_rank=dp_rank, dp=dp))
+        if device == "cuda"
+        else None
+    )
     if resume_from is not None:  # the loaded weights' validation loss: the check that the load went right
         val = evaluate(model, valid_ds, s.eval_iters, gbs, step, batches) if s.eval_interval else None
         log.event("resumed", checkpoint=str(resume_from), iteration=iteration, rng_restored=rng_restored, val_loss=val)
@@ -284,7 +292,11 @@ def train(
             chunk.zero_grad_buffer()
         optimizer.zero_grad()
         # this rank's micro-batches of samples consumed … consumed + gbs of the training split
-        out = step(data_iterator=batches(train_ds, consumed), forward_only=False)
+        if prefetch is not None:
+            data = prefetch(consumed, consumed + gbs if iteration + 1 < last else None)
+        else:
+            data = batches(train_ds, consumed)
+        out = step(data_iterator=data, forward_only=False)
         iteration += 1
         consumed += gbs
         scheduler.step(1)  # the lr of step i is lr(i): warmup reaches optimizer.lr at step lr_warmup_iters
@@ -317,6 +329,8 @@ def train(
             )
             log.event("checkpoint", iteration=iteration, path=str(path), seconds=seconds)
 
+    if prefetch is not None:
+        prefetch.close()
     dist.barrier()
     ps.destroy_model_parallel()
     dist.destroy_process_group()
@@ -370,6 +384,16 @@ def _default_env() -> None:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
 
 
+_BATCH_KEYS = ("tokens", "labels", "loss_mask", "position_ids")
+
+
+def _host_batch(dataset, start: int, mbs: int, pin: bool) -> dict[str, torch.Tensor]:
+    items = [dataset[i] for i in range(start, start + mbs)]
+    batch = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in _BATCH_KEYS}
+    # pinned host memory: the copy to the GPU is asynchronous (from pageable memory it first waits for the stream)
+    return {k: v.pin_memory() for k, v in batch.items()} if pin else batch
+
+
 def microbatches(dataset, first_sample: int, num_micro: int, mbs: int, dp_rank: int, dp: int, device: str):
     """This data-parallel rank's micro-batches of the global batch starting at ``first_sample``.
 
@@ -378,12 +402,67 @@ def microbatches(dataset, first_sample: int, num_micro: int, mbs: int, dp_rank: 
     """
     for m in range(num_micro):
         start = first_sample + m * mbs * dp + dp_rank * mbs
-        items = [dataset[i] for i in range(start, start + mbs)]
-        keys = ("tokens", "labels", "loss_mask", "position_ids")
-        batch = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
+        batch = _host_batch(dataset, start, mbs, pin=device == "cuda")
         if device == "cuda":
             batch = {k: v.cuda(non_blocking=True) for k, v in batch.items()}
         yield batch  # tokens, labels, position_ids: [b, s] int64; loss_mask [b, s] float
+
+
+def host_microbatches(dataset, first_sample: int, num_micro: int, mbs: int, dp_rank: int, dp: int):
+    """``microbatches``' samples read into pinned host memory, all of the step's micro-batches at once."""
+    return [_host_batch(dataset, first_sample + m * mbs * dp + dp_rank * mbs, mbs, pin=True) for m in range(num_micro)]
+
+
+class Prefetcher:
+    """The next step's micro-batches, read on a background thread while this step runs (CUDA).
+
+    ``prefetch(first, next_first)`` returns the micro-batches of the global batch at ``first`` (copied to the GPU
+    as the schedule asks for them) and starts reading the one at ``next_first``. The samples and their order are
+    ``microbatches``'; reading them (GPTDataset indexing, documents concatenated) leaves the step's critical path.
+    """
+
+    def __init__(self, read):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._read = read
+        # pinning allocates through the thread's current device: this rank's, not GPU 0 (a context on it per rank)
+        self._pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="lakeforge-prefetch",
+            initializer=torch.cuda.set_device,
+            initargs=(torch.cuda.current_device(),),
+        )
+        self._ahead = None  # (first sample, future of its host micro-batches)
+
+    def __call__(self, first: int, next_first: int | None = None):
+        if self._ahead is not None and self._ahead[0] == first:
+            host = self._ahead[1].result()
+        else:
+            host = self._read(first)
+        self._ahead = None if next_first is None else (next_first, self._pool.submit(self._read, next_first))
+        return ({k: v.cuda(non_blocking=True) for k, v in batch.items()} for batch in host)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def fused_torch_adam(optimizer) -> None:
+    """Without Transformer Engine or Apex, megatron-core's Adam is ``torch.optim.AdamW`` in its default foreach
+    mode (many passes over the fp32 main weights and moments); switch its param groups to the fused CUDA kernel,
+    one pass per tensor, as Apex's FusedAdam would be. The update is the same AdamW. No-op for other optimizers."""
+    for opt in getattr(optimizer, "chained_optimizers", [optimizer]):
+        inner = getattr(opt, "optimizer", None)
+        if not isinstance(inner, torch.optim.Adam):  # AdamW subclasses Adam
+            continue
+        params = [p for g in inner.param_groups for p in g["params"]]
+        if not params or not all(p.is_cuda and p.dtype == torch.float32 for p in params):
+            continue
+        inner.defaults.update(foreach=False, fused=True)
+        for group in inner.param_groups:
+            group.update(foreach=False, fused=True)
+        for p, state in inner.state.items():  # the fused kernel keeps its step counts on the device
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(device=p.device, dtype=torch.float32)
 
 
 def forward_step(data_iterator, model):
