@@ -55,7 +55,7 @@ def read_labelled_file(spark, inp: TrainingInput) -> tuple[list[tuple], dict]:
     path = Path(inp.labels)
     if not path.is_file():
         raise ValueError(f"labelled file not found: {path}")
-    suffix = "".join(path.suffixes[-1:]).lower()
+    suffix = path.suffix.lower()
     fmt = FILE_FORMATS.get(suffix)
     if fmt is None:
         raise ValueError(f"labelled file {path}: unknown format {suffix!r}; use one of {', '.join(FILE_FORMATS)}")
