@@ -16,6 +16,8 @@ the seed and the texts (not the input order), so the same examples and settings 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -265,20 +267,42 @@ def fit(dataset: Dataset, settings: ClassifierSettings, workdir: str | Path):
         os.unlink(path)
 
 
-NAN_RETRIES = 5
+_M_PERTURB = -6  # glibc mallopt(3): fill allocations with (byte ^ 0xff), freed memory with byte
+
+
+@contextlib.contextmanager
+def _zeroed_allocations():
+    """Make glibc's malloc hand out zeroed memory while fastText trains.
+
+    fastText (0.9.3 and the fasttext-numpy2 build) keeps its matrices in an ``AlignedVector`` that is never
+    initialised, and with ``thread=1`` ``DenseMatrix::uniform`` fills only the first tenth of the input matrix; the
+    other nine tenths are whatever the heap held. In a fresh process that is zero pages from mmap, later it is old
+    data, so two identical single-thread runs could give different models or fail with "Encountered NaN" (seen: 3 of
+    5 runs on the Davidson tweets after other allocations). ``M_PERTURB`` = 0xff makes every allocation zero-filled
+    (0xff ^ 0xff), which is exactly what a fresh process gives: the same model bytes every time. Elsewhere than
+    glibc the call is skipped."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        yield
+        return
+    mallopt(_M_PERTURB, 0xFF)
+    try:
+        yield
+    finally:
+        mallopt(_M_PERTURB, 0)
 
 
 def _train(fasttext, path: Path, kwargs: dict):
-    """``train_supervised``, tried again when it reports "Encountered NaN": fastText 0.9's end-of-training loss check
-    fails now and then on small, easily separated data (seen: 7 of 20 identical runs on a toy set of 3,000 lines,
-    never on the Davidson tweets), while a run that passes it gives the same model bytes every time."""
-    for attempt in range(NAN_RETRIES):
+    """``train_supervised`` on deterministic (zeroed) memory; a NaN that still happens is a real divergence."""
+    with _zeroed_allocations():
         try:
             return fasttext.train_supervised(input=str(path), **kwargs)
         except RuntimeError as e:
-            if "NaN" not in str(e) or attempt == NAN_RETRIES - 1:
-                raise ValueError(f"fastText training failed: {e} (try a lower fasttext.lr)") from None
-    raise AssertionError("unreachable")
+            if "NaN" in str(e):
+                raise ValueError(f"fastText training diverged: {e} Try a lower fasttext.lr.") from None
+            raise
 
 
 def fit_untuned(dataset: Dataset, settings: ClassifierSettings, workdir: str | Path):
