@@ -47,8 +47,17 @@ demo: $(STAMP)
 	@echo "                                                                       (re-threshold the quality classifier)"
 
 # Install, then run the whole test suite (real Spark, real Delta, a real standalone cluster).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium and its driver for the report's browser test (tests/spark/test_report_browser.py), from Debian's
+# packages; installed only when /usr/bin/chromium is missing (sudo only when not root).
+.PHONY: browser
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/dedup.py
