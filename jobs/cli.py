@@ -7,6 +7,12 @@ from importlib import import_module
 
 # subcommand → (module, main function, parser function, one-line help)
 COMMANDS = {
+    "run": (
+        "jobs.pipeline",
+        "main",
+        "parser",
+        "pipeline.yaml → the whole chain, WARC to checkpoint, skipping what exists",
+    ),
     "ingest": ("jobs.ingest", "main", "parser", "WARC files (paths, globs, warc.paths, URLs) → the pages table"),
     "curate": (
         "jobs.curate",

@@ -6,6 +6,7 @@ from schemas.documents import DOCUMENTS, KEPT_VIEW, VIEWS
 from schemas.ingest import INGEST_ERRORS, INGEST_FILES
 from schemas.models import MODELS
 from schemas.pages import PAGES
+from schemas.runs import RUNS
 from schemas.stats import CURATE_FILES, STATS
 from schemas.tokens import MIXTURES, TOKEN_DOCUMENTS, TOKEN_SHARDS
 
@@ -23,6 +24,7 @@ ALL_TABLES: dict[str, TableSchema] = {
         TOKEN_DOCUMENTS,
         MIXTURES,
         MODELS,
+        RUNS,
     )
 }
 
@@ -37,6 +39,7 @@ __all__ = [
     "MIXTURES",
     "MODELS",
     "PAGES",
+    "RUNS",
     "STATS",
     "TOKEN_DOCUMENTS",
     "TOKEN_SHARDS",
