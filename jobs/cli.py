@@ -36,6 +36,7 @@ COMMANDS = {
     "train": ("jobs.train", "main", "parser", "torchrun Megatron-Core GPT training on a pinned blend (TP, PP, DP)"),
     "lineage": ("jobs.lineage", "main", "parser", "checkpoint or mixture → shard sets → table versions → WARC files"),
     "stats": ("jobs.stats", "main", "parser", "the funnel of a curate/extract/filter run"),
+    "report": ("jobs.report", "main", "parser", "a self-contained HTML report with figures: funnel to training"),
     "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),
     "tables": ("jobs.tables", "tables_main", "tables_parser", "list tables with their latest version and rows"),
     "history": ("jobs.tables", "history_main", "history_parser", "a table's versions and the runs that made them"),

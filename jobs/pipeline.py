@@ -33,17 +33,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", metavar="PIPELINE_YAML", help="the pipeline (see conf/pipeline.yaml)")
     p.add_argument("--report", default=None, metavar="DIR", help="write the report here (default: the yaml's)")
     p.add_argument("--no-report", action="store_true", help="do not write the report")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a pipeline.yaml key, value as YAML; repeatable (e.g. --set inputs.warc=[my.warc.gz])",
+    )
     p.add_argument("--stop-after", default=None, metavar="STAGE", help="stop after this stage (e.g. dedup)")
     add_session_args(p)
     return p
 
 
-def load_pipeline(path: str):
-    from curation.config import read_settings
+def load_pipeline(path: str, assignments: list[str] = ()):
+    from curation.config import read_settings, set_path
     from curation.pipeline import PipelineError, missing_files, parse
 
     try:
-        cfg = parse(read_settings(path), path)
+        data = read_settings(path)
+        for a in assignments:
+            set_path(data, a)
+        cfg = parse(data, path)
     except PipelineError as e:
         raise JobError(str(e)) from None
     missing = missing_files(cfg)
@@ -120,7 +130,7 @@ class Progress:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    cfg = load_pipeline(args.pipeline)
+    cfg = load_pipeline(args.pipeline, args.set)
     names = [n for n, _ in cfg.stages()]
     if args.stop_after and args.stop_after not in names:
         raise JobError(f"--stop-after {args.stop_after}: no such stage; stages: {', '.join(names)}")
@@ -146,7 +156,7 @@ def main(argv=None) -> int:
     out = None
     if not args.no_report and (args.report or cfg.report):
         out = _write_report(spark, lake, report, args.report or cfg.report)
-    print(summary(report, out))
+    print(summary(report, out, args.lakehouse))
     return 0
 
 
@@ -178,11 +188,17 @@ def _write_report(spark, lake, report, where: str) -> Path | None:
     return render(data, folder)
 
 
-def summary(report, report_path) -> str:
+def summary(report, report_path, lakehouse: str = "lakehouse") -> str:
+    at = "" if lakehouse == "lakehouse" else f" --lakehouse {lakehouse}"
+    from curation.spark.pipeline import brief
+
     lines = ["", f"pipeline {report.name}: run {report.pipeline_run_id} in {report.seconds:.1f}s"]
+    reused = sorted({s.reused_run_id for s in report.stages if s.reused_run_id})
+    if reused:
+        lines.append(f"  skipped stages reuse the outputs of {', '.join(reused)}")
     for s in report.stages:
-        state = s.status if s.status != "skipped" else f"skipped (reuses {s.reused_run_id})"
-        lines.append(f"  {s.stage:<28} {state:<20} {s.seconds:>8.1f}s")
+        state = s.status
+        lines.append(f"  {s.stage:<26} {state:<10} {s.seconds:>7.1f}s  {brief(s.counts)}".rstrip())
     pinned = report.pinned
     if pinned.get("documents") is not None:
         lines.append(f"  documents   v{pinned['documents']}")
@@ -192,11 +208,11 @@ def summary(report, report_path) -> str:
         lines.append(f"  blend       {pinned['blend']}")
     if pinned.get("checkpoint"):
         lines.append(f"  checkpoint  {pinned['checkpoint']}")
-        lines.append(f"  lineage     lakeforge lineage {Path(pinned['checkpoint']).parent} --files 3")
+        lines.append(f"  lineage     lakeforge lineage {Path(pinned['checkpoint']).parent} --files 3{at}")
     if report_path:
         lines.append(f"  report      {report_path}")
     lines.append(
-        f'  record      lakeforge sql "SELECT stage, status, seconds, outputs FROM runs WHERE pipeline_run_id = '
+        f'  record      lakeforge sql{at} "SELECT stage, status, seconds, outputs FROM runs WHERE pipeline_run_id = '
         f"'{report.pipeline_run_id}' ORDER BY stage_order\""
     )
     return "\n".join(lines)

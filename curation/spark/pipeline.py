@@ -172,7 +172,7 @@ class Pipeline:
         )
         self._flush()
         records[key] = P.StageRecord("succeeded", self.run_id, outputs, prepared.config_hash)
-        self.log(f"{label}: done in {seconds:.1f}s  {_brief(counts)}")
+        self.log(f"{label}: done in {seconds:.1f}s  {brief(counts)}")
         return StageOutcome(stage, "succeeded", seconds, outputs, counts)
 
     def _fail(self, order, stage, started, t0, row, error: Exception, config_path: str):
@@ -485,7 +485,10 @@ class Pipeline:
             ckpts = list_checkpoints(Path(out_dir) / "checkpoints")
             if not ckpts:
                 raise RuntimeError(f"training wrote no checkpoint under {out_dir}/checkpoints")
-            return {"out_dir": out_dir, "checkpoint": str(ckpts[-1])}, _training_counts(Path(out_dir) / "log.jsonl")
+            if spec.out_dir is None:
+                _point_latest(Path(out_dir))
+            outputs = {"out_dir": str(Path(out_dir).resolve()), "checkpoint": str(ckpts[-1].resolve())}
+            return outputs, _training_counts(Path(out_dir) / "log.jsonl")
 
         return Prepared(h, inputs, "lakeforge train " + " ".join(argv), spec.config, execute, to_dict(cfg), job="train")
 
@@ -497,15 +500,26 @@ class Pipeline:
         rows = (
             self.lake.read(RUNS.name)
             .where(F.col("pipeline") == self.cfg.name)
-            .select("stage_key", "status", "pipeline_run_id", "outputs", "config_hash", "started_at", "ended_at")
+            .select(
+                "stage_key",
+                "status",
+                "pipeline_run_id",
+                "reused_run_id",
+                "outputs",
+                "config_hash",
+                "started_at",
+                "ended_at",
+            )
             .collect()
         )
         rows.sort(key=lambda r: (r["ended_at"] or r["started_at"], r["status"] != "running"))
         out = {}
         for r in rows:
             if r["stage_key"]:
+                # A skipped row names the run that really produced the outputs: point at that one.
+                producer = r["reused_run_id"] or r["pipeline_run_id"]
                 out[r["stage_key"]] = P.StageRecord(
-                    r["status"], r["pipeline_run_id"], json.loads(r["outputs"] or "{}"), r["config_hash"]
+                    r["status"], producer, json.loads(r["outputs"] or "{}"), r["config_hash"]
                 )
         self._history = rows
         return out
@@ -567,6 +581,19 @@ class Pipeline:
         tmp.replace(p)
 
 
+def _point_latest(out_dir: Path) -> None:
+    """``runs/<pipeline>/latest`` → the newest trained ``<stage key>`` folder (a relative symlink, replaced
+    atomically), so ``lakeforge lineage runs/<pipeline>/latest/checkpoints`` always names the current model."""
+    link = out_dir.parent / "latest"
+    tmp = out_dir.parent / ".latest.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(out_dir.name)
+        tmp.replace(link)
+    except OSError:
+        pass  # a filesystem without symlinks: the runs table still names the checkpoint
+
+
 def _command(sub: str, spec: P.StageConfig, extra: list[str]) -> str:
     parts = [f"lakeforge {sub}"] + ([f"--config {spec.config}"] if spec.config else [])
     parts += [f"--set {s}" for s in spec.set] + extra
@@ -594,13 +621,12 @@ def _training_counts(log: Path) -> dict:
     }
 
 
-def _brief(counts: dict) -> str:
-    keys = ("records_in", "kept", "dropped", "errored", "documents", "tokens", "model", "iteration", "loss")
-    return ", ".join(
-        f"{k} {counts[k]:,}" if isinstance(counts[k], int) else f"{k} {counts[k]}"
-        for k in keys
-        if counts.get(k) is not None
-    )
+def brief(counts: dict) -> str:
+    keys = ("records_in", "kept", "dropped", "errored", "tokens", "model", "iteration", "loss", "val_loss")
+    def fmt(v) -> str:
+        return f"{v:,}" if isinstance(v, int) else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k} {fmt(counts[k])}" for k in keys if counts.get(k) is not None)
 
 
 def _one_line(e: BaseException) -> str:
