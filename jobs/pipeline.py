@@ -153,11 +153,19 @@ def main(argv=None) -> int:
     except StageFailed as e:
         print(f"lakeforge: error: {e} — {e.hint}", file=sys.stderr)
         return 1
-    out = None
+    out, status = None, 0
     if not args.no_report and (args.report or cfg.report):
-        out = _write_report(spark, lake, report, args.report or cfg.report)
+        try:
+            out = _write_report(spark, lake, report, args.report or cfg.report)
+        except Exception as e:  # noqa: BLE001 — the tables are written; say so and how to get the report
+            print(
+                f"lakeforge: error: the report failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                f" — every stage finished; write it with lakeforge report --run {report.pipeline_run_id}",
+                file=sys.stderr,
+            )
+            status = 1
     print(summary(report, out, args.lakehouse))
-    return 0
+    return status
 
 
 def _truncate(cfg, last: int, replace):
@@ -176,16 +184,16 @@ def _truncate(cfg, last: int, replace):
     )
 
 
-def _write_report(spark, lake, report, where: str) -> Path | None:
+def _write_report(spark, lake, report, where: str) -> Path:
+    from curation.report import write_report
+    from curation.spark.report import collect
+
     folder = Path(where.format(name=report.name, run=report.pipeline_run_id))
-    try:
-        from curation.report import render
-        from curation.spark.report import collect
-    except ImportError as e:
-        _log(f"report: not written ({e})")
-        return None
-    data = collect(spark, lake, pipeline_run_id=report.pipeline_run_id)
-    return render(data, folder)
+    t0 = time.perf_counter()
+    data = collect(spark, lake, pipeline_run_id=report.pipeline_run_id, title=f"lakeforge · pipeline {report.name}")
+    path = write_report(data, folder)
+    _log(f"report written in {time.perf_counter() - t0:.1f}s: {path}")
+    return path
 
 
 def summary(report, report_path, lakehouse: str = "lakehouse") -> str:

@@ -623,6 +623,7 @@ def _training_counts(log: Path) -> dict:
 
 def brief(counts: dict) -> str:
     keys = ("records_in", "kept", "dropped", "errored", "tokens", "model", "iteration", "loss", "val_loss")
+
     def fmt(v) -> str:
         return f"{v:,}" if isinstance(v, int) else f"{v:.4f}" if isinstance(v, float) else str(v)
 
