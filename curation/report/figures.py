@@ -37,7 +37,8 @@ ERRORED = "#dd6b20"
 THRESHOLD = "#c53030"
 INK = "#2d3748"
 MUTED = "#718096"
-SERIES = ("#2b6cb0", "#38a169", "#d69e2e", "#805ad5", "#dd6b20", "#319795", "#d53f8c", "#718096")
+SERIES = ("#d69e2e", "#38a169", "#805ad5", "#319795", "#d53f8c", "#4c51bf", "#975a16", "#718096")
+"""Stage and component colours: none of them is the kept blue, the dropped red or the errored orange."""
 DPI = 110
 
 STYLE = {
@@ -101,7 +102,7 @@ def funnel_figure(run: FunnelRun, index: int = 0) -> Figure:
         reasons.sort(key=lambda x: (-x[2], x[1]))
         # Both panels get the same number of rows, so bars are equally thick and a short panel is top-aligned.
         slots = max(len(stages) + 2, len(reasons), 3)
-        height = 0.3 * slots + 2.0
+        height = 0.3 * slots + 2.2
         fig, (ax, bx) = plt.subplots(
             1, 2, figsize=(11, height), gridspec_kw={"width_ratios": [1.15, 1]}, layout="constrained"
         )
@@ -143,7 +144,6 @@ def funnel_figure(run: FunnelRun, index: int = 0) -> Figure:
         if skipped:
             handles.append(Patch(color="#a0aec0", label="skipped (not HTML, already done)"))
         handles.append(Patch(color=KEPT, label="kept"))
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2 * 6 / height), ncol=3)
 
         if reasons:
             ry = [slots - 1 - i for i in range(len(reasons))]
@@ -158,20 +158,17 @@ def funnel_figure(run: FunnelRun, index: int = 0) -> Figure:
             bx.set_xlim(0, max(max(r[2], r[3]) for r in reasons) * 1.35)
             bx.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             bx.xaxis.set_major_formatter(FuncFormatter(_count))
-            bx.legend(
-                handles=[Patch(color=c, label=st) for st, c in colors.items()]
-                + [Patch(facecolor="none", edgecolor=MUTED, label="failing the rule at all")],
-                loc="upper center",
-                bbox_to_anchor=(0.5, -0.2 * 6 / height),
-                ncol=3,
-            )
-            bx.set_xlabel("documents (filled: first failing rule; outline: failing it at all)")
+            handles += [Patch(color=c, label=f"stage {st}") for st, c in colors.items()]
+            handles.append(Patch(facecolor="none", edgecolor=MUTED, label="failing the rule at all"))
+            bx.set_xlabel("documents (filled: first failing rule; outline: failing it at all)", fontsize=8.5)
         else:
             bx.text(0.5, 0.5, "nothing dropped or errored", ha="center", va="center", color=MUTED, fontsize=11)
             bx.set_xticks([])
             bx.set_yticks([])
         bx.grid(axis="y", visible=False)
         bx.set_title("drop reasons", loc="left")
+        # One legend under both panels ("outside": the constrained layout makes room for it).
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6))
         return _png(fig, f"funnel-{index}-{run.job}.png", f"funnel of {run.job} run {run.run_id}")
 
 
@@ -289,7 +286,7 @@ def signals_figure(title: str, hists: list[Histogram], index: int = 0, ncols: in
             ax.set_title(h.column, fontsize=8.5, loc="left")
             reasons = ", ".join(dict.fromkeys(_unprefix(t.reason) for t in h.thresholds)) or "no threshold"
             null = f"; {h.nulls:,} null" if h.nulls else ""
-            ax.set_xlabel(_short(reasons, 40) + null, fontsize=7, color=MUTED)
+            ax.set_xlabel(_short(reasons, 34 if null else 44) + null, fontsize=7, color=MUTED)
         for j in range(n, nrows * ncols):
             axes[j // ncols][j % ncols].set_visible(False)
         _histogram_legend(fig, "all documents with the signal")
@@ -325,6 +322,7 @@ def duplicates_figure(d: Duplicates) -> Figure:
         ax.set_xlabel("cluster size (documents, survivor included)")
         ax.set_ylabel("clusters")
         ax.set_ylim(0, max(d.size_counts.values() or [1]) * 1.18)
+        ax.set_xlim(-0.7, max(len(sizes), 6) - 0.3)  # a few sizes keep narrow bars, left-aligned
         ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
         ax.grid(axis="x", visible=False)
         ax.set_title(f"{d.clusters:,} clusters, {d.documents:,} documents", loc="left")
