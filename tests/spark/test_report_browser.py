@@ -43,8 +43,11 @@ def report_lake(spark, shared_data, tmp_path_factory):
     lake = Lakehouse(spark, LakehouseConfig(root=str(root / "lakehouse"))).attach()
     cfg = load(CurateConfig, {"toxicity": {"wordlist_dir": str(shared_data / "toxicity" / "ldnoobw")}})
     warcs = sorted((shared_data / "warc").rglob("*.warc.gz"))
-    run_curate(spark, lake, resolve_inputs([str(p) for p in warcs], cfg.read.paths_base), cfg, _run("curate", cfg))
-    run_dedup(spark, lake, DedupConfig(), _run("dedup", DedupConfig()))
+    runs = {"curate": _run("curate", cfg), "dedup": _run("dedup", DedupConfig())}
+    run_curate(spark, lake, resolve_inputs([str(p) for p in warcs], cfg.read.paths_base), cfg, runs["curate"])
+    versions = {"curate": lake.version("documents")}
+    run_dedup(spark, lake, DedupConfig(), runs["dedup"])
+    versions["dedup"] = lake.version("documents")
     mixture = parse(
         {
             "name": "web",
@@ -56,7 +59,8 @@ def report_lake(spark, shared_data, tmp_path_factory):
             "components": {"web": {"weight": 1.0, "table": "documents", "where": "language = 'en'"}},
         }
     )
-    mixed, _ = run_mix(spark, lake, mixture, _run("mix", mixture))
+    runs["mix"] = _run("mix", mixture)
+    mixed, _ = run_mix(spark, lake, mixture, runs["mix"])
     train_dir = root / "train"
     log = RunLog(train_dir, enabled=True)
     log.event("start", world=1, tp=1, pp=1, dp=1, device="cpu", precision="fp32", params=3_419_520,
@@ -67,11 +71,11 @@ def report_lake(spark, shared_data, tmp_path_factory):
                   "mfu": None, "consumed_samples": 8 * i}, echo=False)  # fmt: skip
         if i % 6 == 0:
             log.event("eval", iteration=i, val_loss=10.5 - 0.05 * i)
-    return lake, train_dir, mixed
+    return lake, train_dir, mixed, runs, versions
 
 
 def test_collect_fills_every_section_from_the_real_lakehouse(spark, report_lake):
-    lake, train_dir, mixed = report_lake
+    lake, train_dir, mixed, _, _ = report_lake
     data = collect(spark, lake, train_dir=train_dir)
     assert [r.job for r in data.funnel] == ["curate", "dedup"] and all(r.reconciles for r in data.funnel)
     assert data.documents == lake.read("documents").count() and data.documents_version == lake.version("documents")
@@ -85,7 +89,8 @@ def test_collect_fills_every_section_from_the_real_lakehouse(spark, report_lake)
     assert {t.table for t in data.lineage.tables} >= {"documents", "stats", "mixtures", "token_shards"}
     # No classifier was trained and no pipeline run recorded: those say why instead.
     assert data.classifiers is None and "train-classifier" in data.why_missing("classifiers")
-    assert data.lineage.stages == [] and "runs table" in data.lineage.runs_note
+    if not lake.exists("runs"):  # (the pipeline fixture below adds one)
+        assert data.lineage.stages == [] and "runs table" in data.lineage.runs_note
     if data.duplicates is None:
         assert "dedup ran" in data.why_missing("duplicates")
     else:
@@ -95,7 +100,55 @@ def test_collect_fills_every_section_from_the_real_lakehouse(spark, report_lake)
 
 
 @pytest.fixture(scope="module")
-def page(report_lake, tmp_path_factory) -> Path:
+def pipeline_run(spark, report_lake) -> str:
+    """A ``lakeforge run`` recorded in the runs table as jobs/pipeline.py records one: a running and an end row per
+    stage, the job run ids of the fixture's runs, the mix stage's mixture and the train stage's out_dir."""
+    from datetime import UTC, datetime, timedelta
+
+    from schemas import RUNS
+
+    lake, train_dir, mixed, runs, versions = report_lake
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    stages = [
+        ("curate", runs["curate"].run_id, {"documents": versions["curate"]}, 40.0),
+        ("dedup", runs["dedup"].run_id, {"documents": versions["dedup"]}, 25.0),
+        ("mix", runs["mix"].run_id, {"blend": "b.json", "mixture_id": mixed.mixture_id}, 12.0),
+        ("train", None, {"out_dir": str(train_dir), "checkpoint": str(train_dir / "checkpoints")}, 30.0),
+    ]
+    rows, start = [], t0
+    for order, (stage, job_run_id, outputs, seconds) in enumerate(stages):
+        base = dict.fromkeys(RUNS.names) | {
+            "pipeline_run_id": "run-test-1", "pipeline": "report-test", "pipeline_hash": "h", "stage_order": order,
+            "stage": stage, "stage_key": f"k{order}", "job_run_id": job_run_id, "started_at": start,
+        }  # fmt: skip
+        end = start + timedelta(seconds=seconds)
+        rows.append(base | {"status": "running"})
+        rows.append(base | {"status": "succeeded", "ended_at": end, "seconds": seconds,
+                            "outputs": json.dumps(outputs), "counts": json.dumps({"kept": order})})  # fmt: skip
+        start = end
+    lake.ensure(RUNS)
+    df = spark.createDataFrame([tuple(r[n] for n in RUNS.names) for r in rows], RUNS.to_spark())
+    lake.append(RUNS, df, json.dumps({"job": "run", "run_id": "run-test-1"}))
+    return "run-test-1"
+
+
+def test_collect_follows_the_pipeline_run(spark, report_lake, pipeline_run):
+    lake, train_dir, mixed, runs, versions = report_lake
+    data = collect(spark, lake)  # the latest pipeline run, by default
+    assert data.lineage.pipeline_run_id == pipeline_run and data.lineage.pipeline == "report-test"
+    assert [(s.stage, s.status) for s in data.lineage.stages] == [
+        ("curate", "succeeded"), ("dedup", "succeeded"), ("mix", "succeeded"), ("train", "succeeded")
+    ]  # fmt: skip
+    assert [s.start_offset for s in data.lineage.stages] == [0.0, 40.0, 65.0, 77.0]
+    assert [r.run_id for r in data.funnel] == [runs["curate"].run_id, runs["dedup"].run_id]
+    assert data.documents_version == versions["dedup"]  # the last documents version a stage wrote
+    assert data.training.out_dir == str(train_dir) and data.tokens.mixture.mixture_id == mixed.mixture_id
+    with pytest.raises(ValueError, match="no pipeline run 'nope'"):
+        collect(spark, lake, pipeline_run_id="nope")
+
+
+@pytest.fixture(scope="module")
+def page(report_lake, pipeline_run, tmp_path_factory) -> Path:
     """The report written by the job itself (``lakeforge report``), in process on the shared session."""
     import contextlib
     import io
@@ -103,11 +156,11 @@ def page(report_lake, tmp_path_factory) -> Path:
     from jobs.common import run_main
     from jobs.report import main
 
-    lake, train_dir, _ = report_lake
+    lake = report_lake[0]
     out = tmp_path_factory.mktemp("report-out") / "site"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = run_main(main, ["--lakehouse", lake.root, "--train-dir", str(train_dir), "--out", str(out)])
+        code = run_main(main, ["--lakehouse", lake.root, "--run", pipeline_run, "--out", str(out)])
     assert code == 0
     index = Path(stdout.getvalue().strip().splitlines()[-1])
     assert index == (out / "index.html").resolve() and index.is_file()
@@ -119,7 +172,8 @@ def test_the_job_writes_one_self_contained_page_and_its_figures(page):
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in html
     figures = sorted(p.name for p in (page.parent / "figures").glob("*.png"))
-    assert "training.png" in figures and "tokens.png" in figures and any(f.startswith("signals-") for f in figures)
+    assert {"training.png", "tokens.png", "pipeline-stages.png", "duplicates.png"} <= set(figures)
+    assert any(f.startswith("signals-") for f in figures)
     assert html.count('src="data:image/png;base64,') == len(figures)
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html) and "<link" not in html
 
