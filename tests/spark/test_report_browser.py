@@ -14,7 +14,7 @@ from curation.config import LakehouseConfig, config_hash, load, to_dict
 from curation.curate import CurateConfig
 from curation.dedup.config import DedupConfig
 from curation.provenance import RunInfo
-from curation.report import SECTIONS
+from curation.report import SECTIONS, write_report
 from curation.spark.curate import run_curate
 from curation.spark.dedup import run_dedup
 from curation.spark.lakehouse import Lakehouse
@@ -225,3 +225,12 @@ def test_chromium_renders_every_section_and_figure_without_errors(browser, page,
     shot = tmp_path / "report.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
     print(f"screenshot: {shot} ({json.dumps({'height': height, 'images': len(images)})})")
+
+
+def test_an_empty_lakehouse_gives_a_page_of_reasons(spark, lake, tmp_path):
+    """Last in this file: the ``lake`` fixture re-attaches the shared session's catalog to an empty lakehouse."""
+    data = collect(spark, lake, train_dir=tmp_path)
+    assert all(getattr(data, s) is None for s in SECTIONS)
+    assert "no log.jsonl in" in data.why_missing("training")
+    html = write_report(data, tmp_path / "out").read_text()
+    assert html.count('<p class="na">not available: ') == len(SECTIONS)
