@@ -285,6 +285,8 @@ class StageRecord:
     pipeline_run_id: str
     outputs: dict
     config_hash: str | None = None
+    job_run_id: str | None = None
+    """The job run that produced the outputs (a skipped row repeats its producer's)."""
 
 
 def decide(stage_key_: str, records: dict[str, StageRecord], outputs_exist) -> tuple[str, StageRecord | None]:

@@ -25,7 +25,13 @@ RUNS = TableSchema(
         ),
         Field("status", "string", False, "running | succeeded | skipped | failed"),
         Field("stage_key", "string", False, "sha256 of the stage, its config hash and its inputs' content/versions"),
-        Field("job_run_id", "string", True, "run_id of the job (as in the Delta commit metadata and `stats`)"),
+        Field(
+            "job_run_id",
+            "string",
+            True,
+            "run_id of the job (as in the Delta commit metadata and `stats`); for a skipped stage, the job run "
+            "that produced the reused outputs",
+        ),
         Field("command", "string", True, "The equivalent `lakeforge ...` command line"),
         Field("config_path", "string", True, "The stage's config file"),
         Field("config_hash", "string", True, "sha256 of the stage's resolved config"),

@@ -117,7 +117,8 @@ class Pipeline:
         try:
             prepared = self._prepare(stage, spec)
         except Exception as e:  # noqa: BLE001 — a config or input problem of this stage, reported as such
-            self._fail(order, stage, started, t0, None, e, "")
+            where = spec if isinstance(spec, str) else getattr(spec, "config", None) or self.cfg.source
+            self._fail(order, stage, started, t0, None, e, where)
         key = P.stage_key(stage, prepared.config_hash, prepared.inputs)
         action, rec = P.decide(key, records, self._outputs_exist)
         row = {
@@ -138,6 +139,7 @@ class Pipeline:
                     "status": "skipped",
                     "outputs": json.dumps(rec.outputs, sort_keys=True),
                     "reused_run_id": rec.pipeline_run_id,
+                    "job_run_id": rec.job_run_id,
                     "ended_at": datetime.now(UTC),
                     "seconds": 0.0,
                 }
@@ -171,7 +173,7 @@ class Pipeline:
             }
         )
         self._flush()
-        records[key] = P.StageRecord("succeeded", self.run_id, outputs, prepared.config_hash)
+        records[key] = P.StageRecord("succeeded", self.run_id, outputs, prepared.config_hash, run.run_id)
         self.log(f"{label}: done in {seconds:.1f}s  {brief(counts)}")
         return StageOutcome(stage, "succeeded", seconds, outputs, counts)
 
@@ -505,6 +507,7 @@ class Pipeline:
                 "status",
                 "pipeline_run_id",
                 "reused_run_id",
+                "job_run_id",
                 "outputs",
                 "config_hash",
                 "started_at",
@@ -519,7 +522,7 @@ class Pipeline:
                 # A skipped row names the run that really produced the outputs: point at that one.
                 producer = r["reused_run_id"] or r["pipeline_run_id"]
                 out[r["stage_key"]] = P.StageRecord(
-                    r["status"], producer, json.loads(r["outputs"] or "{}"), r["config_hash"]
+                    r["status"], producer, json.loads(r["outputs"] or "{}"), r["config_hash"], r["job_run_id"]
                 )
         self._history = rows
         return out

@@ -20,7 +20,20 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_help_everywhere(tmp_path):
     out = run("--help", cwd=tmp_path)
     assert out.returncode == 0 and "ingest" in out.stdout and "sql" in out.stdout
-    for sub in ("ingest", "curate", "extract", "filter", "stats", "sql", "tables", "history", "cluster", "info"):
+    for sub in (
+        "run",
+        "report",
+        "ingest",
+        "curate",
+        "extract",
+        "filter",
+        "stats",
+        "sql",
+        "tables",
+        "history",
+        "cluster",
+        "info",
+    ):
         res = run(sub, "--help", cwd=tmp_path)
         assert res.returncode == 0 and res.stdout.startswith("usage: lakeforge"), sub
     bad = run("nope", cwd=tmp_path)
