@@ -8,6 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["pipeline_fixture"]  # pipeline_a: one real `lakeforge run`, shared by the pipeline and report tests
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

