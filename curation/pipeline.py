@@ -233,8 +233,10 @@ def _has_glob(path: str) -> bool:
 
 
 # ------------------------------------------------------------------ content hashes and stage keys
-def file_sha256(path: str | Path, cache: dict | None = None) -> str:
+def cached_sha256(path: str | Path, cache: dict | None = None) -> str:
     """sha256 of a file's bytes; ``cache`` (path → [size, mtime_ns, sha]) spares re-reading unchanged files."""
+    from curation.classify.model import file_sha256
+
     p = Path(path)
     st = p.stat()
     key = str(p.resolve())
@@ -242,11 +244,7 @@ def file_sha256(path: str | Path, cache: dict | None = None) -> str:
         hit = cache.get(key)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = file_sha256(p)
     if cache is not None:
         cache[key] = [st.st_size, st.st_mtime_ns, digest]
     return digest
@@ -261,7 +259,7 @@ def content_of(paths: list[str], cache: dict | None = None) -> list[dict]:
             continue
         p = Path(path)
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-        out += [{"path": str(f), "sha256": file_sha256(f, cache)} for f in files]
+        out += [{"path": str(f), "sha256": cached_sha256(f, cache)} for f in files]
     return out
 
 

@@ -92,6 +92,7 @@ class Pipeline:
         # What the stages so far wrote, pinned into the next: documents version, shard sets, blend, models.
         self.pinned: dict[str, Any] = {"documents": None, "shard_sets": {}, "models": {}}
         self._pending: list[dict] = []
+        self._history: list = []
 
     # ------------------------------------------------------------------ the run
     def run(self) -> PipelineReport:
@@ -503,6 +504,7 @@ class Pipeline:
             self.lake.read(RUNS.name)
             .where(F.col("pipeline") == self.cfg.name)
             .select(
+                "stage",
                 "stage_key",
                 "status",
                 "pipeline_run_id",
@@ -528,19 +530,10 @@ class Pipeline:
         return out
 
     def _last_config_hash(self, stage: str) -> str | None:
-        """The config hash the stage last finished with (this pipeline, any run), None if never."""
-        from pyspark.sql import functions as F
-
-        rows = (
-            self.lake.read(RUNS.name)
-            .where((F.col("pipeline") == self.cfg.name) & (F.col("stage") == stage))
-            .where(F.col("status") == "succeeded")
-            .orderBy(F.col("ended_at").desc())
-            .select("config_hash")
-            .limit(1)
-            .collect()
-        )
-        return rows[0]["config_hash"] if rows else None
+        """The config hash the stage last finished with (this pipeline, any earlier run), None if never; from the
+        rows ``_records`` read (sorted by time), not another read of the table."""
+        done = [r for r in self._history if r["stage"] == stage and r["status"] == "succeeded"]
+        return done[-1]["config_hash"] if done else None
 
     def _record(self, row: dict) -> None:
         base = {
