@@ -454,10 +454,15 @@ def stages_figure(stages: list[PipelineStage]) -> Figure:
             start = s.start_offset or 0.0
             dur = s.seconds or 0.0
             ax.barh(y, max(dur, 0.0), left=start, color=STATUS_COLORS.get(s.status, MUTED), height=0.6)
-            ax.text(start + dur, y, f" {s.status}, {dur:,.1f} s", va="center", fontsize=8, color=INK)
+            label = f" {s.status}, {dur:,.1f} s"
+            if s.status == "skipped" and s.built_seconds is not None:
+                label += f" (built in {s.built_seconds:,.1f} s by an earlier run)"
+            ax.text(start + dur, y, label, va="center", fontsize=8, color=INK)
             end = max(end, start + dur)
         ax.set_yticks(ys, [s.stage for s in stages])
-        ax.set_xlim(0, max(end, 1.0) * 1.25)
+        # room on the right for the longest label (8 pt text: about 0.75 % of the axis width per character)
+        longest = max((len(t.get_text()) for t in ax.texts), default=0)
+        ax.set_xlim(0, max(end, 1.0) / max(0.35, 1.0 - 0.0075 * longest))
         ax.set_xlabel("seconds since the pipeline run started")
         ax.grid(axis="y", visible=False)
         ax.set_title("pipeline stages", loc="left")

@@ -290,6 +290,9 @@ class PipelineStage:
     outputs: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     reused_run_id: str | None = None
+    """Skipped stages: the pipeline run whose output was reused."""
+    built_seconds: float | None = None
+    """Skipped stages: how long the reused run's stage took (None when that row is gone)."""
     error: str | None = None
     command: str | None = None
 

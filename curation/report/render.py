@@ -107,6 +107,7 @@ tr.zero td { color: #a0aec0; }
 code { font: 12px/1.35 "DejaVu Sans Mono", Menlo, Consolas, monospace; background:#edf2f7; padding:0 3px;
        border-radius:3px; word-break: break-all; }
 .scroll { overflow-x: auto; }
+td small { color: var(--muted); font-size: 11px; word-break: break-all; }
 details summary { cursor: pointer; color: var(--accent); margin: 6px 0; }
 footer { text-align:center; color: var(--muted); font-size: 12px; padding: 10px 0 30px; }
 """
@@ -153,16 +154,25 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{x:.1%}"
 
 
-def _brief(d: dict, limit: int = 6) -> str:
-    """``{"documents": 5, "stats": 9}`` → ``documents=5, stats=9`` (escaped)."""
-    if not d:
-        return ""
+def _lines(d: dict, limit: int = 8) -> str:
+    """``{"documents": 5, "path": "/a/b/c/d"}`` → ``documents=5<br>path=…/c/d`` (escaped; paths keep their tail)."""
     parts = []
     for k, v in list(d.items())[:limit]:
-        text = v if isinstance(v, str | int | float | bool) or v is None else json.dumps(v, default=str)
-        parts.append(f"{k}={_short(str(text), 80)}")
-    more = f", … {len(d) - limit} more" if len(d) > limit else ""
-    return ", ".join(parts) + more
+        text = str(v if isinstance(v, str | int | float | bool) or v is None else json.dumps(v, default=str))
+        if "/" in text and len(text) > 36:
+            text = "…/" + "/".join(text.rstrip("/").split("/")[-2:])
+        parts.append(f"{esc(k)}={esc(_short(text, 36))}")
+    more = f"<br>… {len(d) - limit} more" if len(d) > limit else ""
+    return "<br>".join(parts) + more
+
+
+def _stage_status(s) -> str:
+    """A stage's status; a skipped stage says which run built what it reused, and how long that took."""
+    out = esc(s.status)
+    if s.status == "skipped" and s.reused_run_id:
+        took = f" in {format_number(s.built_seconds)} s" if s.built_seconds is not None else ""
+        out += f"<br><small>built{took} by {esc(s.reused_run_id)}</small>"
+    return out
 
 
 def _short(text: str, n: int) -> str:
@@ -482,21 +492,21 @@ def _lineage(data: ReportData, figs: list) -> str:
     rows = [
         [
             s.stage_order,
-            s.stage,
-            s.status,
+            f"{esc(s.stage)}<br><small>{esc(s.job_run_id or '')}</small>",
+            _stage_status(s),
             s.seconds,
-            s.job_run_id or s.reused_run_id,
-            _brief(s.outputs),
-            _brief(s.counts),
+            _lines(s.outputs),
+            _lines(s.counts),
             s.error or "",
         ]
         for s in lin.stages
     ]
     parts.append(
         _table(
-            ["#", "stage", "status", "seconds", "job run (or reused run)", "outputs", "counts", "error"],
+            ["#", "stage (job run)", "status", "seconds", "outputs", "counts", "error"],
             rows,
             numeric={"#", "seconds"},
+            raw={"stage (job run)", "status", "outputs", "counts"},
         )
     )
     return "".join(parts)

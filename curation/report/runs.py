@@ -10,8 +10,12 @@ from curation.report.model import PipelineStage
 _STATUS_RANK = {"running": 0, "skipped": 1, "failed": 2, "succeeded": 3}
 
 
-def pipeline_stages(rows: list[dict]) -> list[PipelineStage]:
-    """``runs`` rows of one pipeline run → one stage each (its last event), in stage order, with start offsets."""
+def pipeline_stages(rows: list[dict], producers: list[dict] = ()) -> list[PipelineStage]:
+    """``runs`` rows of one pipeline run → one stage each (its last event), in stage order, with start offsets.
+
+    ``producers``: ``succeeded`` rows of the runs that skipped stages reused (``reused_run_id``); a skipped stage
+    gets the seconds its output took to build there."""
+    built = {(p["pipeline_run_id"], p["stage"]): p.get("seconds") for p in producers if p["status"] == "succeeded"}
     final: dict[str, dict] = {}
     for r in rows:
         key = (str(r.get("ended_at") or r.get("started_at")), _STATUS_RANK.get(r["status"], 0))
@@ -45,6 +49,7 @@ def pipeline_stages(rows: list[dict]) -> list[PipelineStage]:
                 outputs=parse_json(r.get("outputs")),
                 counts=parse_json(r.get("counts")),
                 reused_run_id=r.get("reused_run_id"),
+                built_seconds=built.get((r.get("reused_run_id"), r["stage"])) if r["status"] == "skipped" else None,
                 error=r.get("error"),
                 command=r.get("command"),
             )

@@ -149,7 +149,12 @@ def _pipeline(lake, versions: dict, pipeline_run_id: str | None, lineage: Lineag
         raise ValueError(f"no pipeline run {pipeline_run_id!r} in the runs table (known: {', '.join(known) or 'none'})")
     lineage.pipeline_run_id = pipeline_run_id
     lineage.pipeline = rows[0].get("pipeline") or ""
-    stages = pipeline_stages(rows)
+    reused = sorted({r["reused_run_id"] for r in rows if r["status"] == "skipped" and r.get("reused_run_id")})
+    producers = []
+    if reused:
+        built = runs.where(F.col("pipeline_run_id").isin(reused) & (F.col("status") == "succeeded"))
+        producers = [r.asDict() for r in built.select("pipeline_run_id", "stage", "status", "seconds").collect()]
+    stages = pipeline_stages(rows, producers)
     lineage.stages = stages
     return stages
 

@@ -130,7 +130,7 @@ def full_data() -> ReportData:
             tables=[TableVersion("documents", 3, 20, "WRITE", "curate", "curate-1", "2026-11-23 10:00:00", "abc")],
             pipeline_run_id="p1",
             pipeline="demo",
-            stages=pipeline_stages(runs),
+            stages=pipeline_stages(runs, PRODUCERS),
         ),
     )
 
@@ -319,8 +319,22 @@ def test_realized_shares_come_from_the_matching_blended_index(tmp_path):
     assert shares is None and "no training index" in note
 
 
+PRODUCERS = [
+    {"pipeline_run_id": "p0", "stage": "train", "status": "succeeded", "seconds": 73.8},
+    {"pipeline_run_id": "p0", "stage": "train", "status": "running", "seconds": None},
+    {"pipeline_run_id": "p0", "stage": "curate", "status": "succeeded", "seconds": 12.0},
+]
+"""The earlier run p0 whose train output the skipped stage reused (its curate row must not leak onto p1's curate)."""
+
+
 def test_pipeline_stages_keep_the_last_event_of_each_stage():
     stages = full_data().lineage.stages
     assert [(s.stage, s.status) for s in stages] == [("curate", "succeeded"), ("train", "skipped")]
     assert stages[0].outputs == {"documents": 3, "stats": 2} and stages[1].start_offset == 41.0
     assert stages[1].outputs["out_dir"] == "runs/x" and stages[1].reused_run_id == "p0"
+    assert stages[0].built_seconds is None and stages[1].built_seconds == 73.8
+
+
+def test_a_skipped_stage_shows_the_run_that_built_its_output():
+    html = render_html(full_data(), build_figures(full_data()))
+    assert "built in 73.8 s by p0" in html
