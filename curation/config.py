@@ -74,6 +74,10 @@ class SparkConfig:
     """``spark.sql.shuffle.partitions``; None picks 4 × cores for local masters, Spark's default otherwise."""
     conf: dict[str, str] = field(default_factory=dict)
     """Extra ``spark.*`` settings, applied last."""
+    jar_cache: str | None = "~/.cache/lakeforge"
+    """Folder where a local session remembers the jar files Ivy resolved for Delta, so later sessions put them on
+    the classpath directly (no Ivy resolution: seconds faster and quiet). None: resolve every time. Not used when
+    ``conf`` sets any ``spark.jars*`` key."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Start-up failures become a :class:`SessionError` with one line that says what to
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -34,15 +35,54 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{major_minor}_2.13:{delta_version}"
 
 
-def spark_settings(cfg: SparkConfig) -> dict[str, str]:
-    """Every ``spark.*`` setting lakeforge applies, user ``conf`` last (so it wins)."""
+def jar_list_file(cfg: SparkConfig) -> Path | None:
+    """Where a local session remembers Delta's resolved jars (one path per line), keyed by the Delta coordinate
+    and the Ivy settings; None when the cache is off, the master is not local, or ``conf`` sets ``spark.jars*``."""
+    local = cfg.master is not None and cfg.master.startswith("local")
+    if not cfg.jar_cache or not local or any(k.startswith("spark.jars") for k in cfg.conf):
+        return None
+    key = hashlib.sha256(f"{delta_package()}\n{IVY_SETTINGS.read_text()}".encode()).hexdigest()[:16]
+    return Path(cfg.jar_cache).expanduser() / f"delta-jars-{key}.txt"
+
+
+def cached_jars(path: Path | None) -> list[str] | None:
+    """The remembered jar paths, or None when there is no list or any file on it is gone (Ivy's cache cleaned)."""
+    if path is None or not path.is_file():
+        return None
+    jars = [line for line in path.read_text().splitlines() if line.strip()]
+    return jars if jars and all(Path(j).is_file() for j in jars) else None
+
+
+def remember_jars(path: Path, spark_jars: str) -> None:
+    """Store the local jar files of a session's ``spark.jars`` (file URIs) when Delta's jar is among them."""
+    jars = [j.removeprefix("file://").removeprefix("file:") for j in spark_jars.split(",") if j.strip()]
+    jars = [j for j in jars if j.endswith(".jar") and Path(j).is_file()]
+    if not any(Path(j).name.startswith("io.delta_delta-spark_") for j in jars):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(jars) + "\n")
+        tmp.replace(path)  # atomic: a concurrent session reads the old list or the new one
+    except OSError:  # a read-only home: resolve through Ivy every time
+        pass
+
+
+def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str, str]:
+    """Every ``spark.*`` setting lakeforge applies, user ``conf`` last (so it wins).
+
+    ``jars``: Delta's jar files already resolved (:func:`cached_jars`), put on the classpath instead of asking Ivy
+    for ``spark.jars.packages``."""
     local = cfg.master is None or cfg.master.startswith("local")
     cores = os.cpu_count() or 2
     shuffle = cfg.shuffle_partitions or (4 * cores if local else None)
-    settings = {
-        "spark.app.name": cfg.app_name,
+    delta = {"spark.jars": ",".join(jars)} if jars else {
         "spark.jars.packages": delta_package(),
         "spark.jars.ivySettings": str(IVY_SETTINGS),
+    }  # fmt: skip
+    settings = {
+        "spark.app.name": cfg.app_name,
+        **delta,
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
@@ -91,11 +131,15 @@ def _java_missing() -> bool:
 
 def build_session(cfg: SparkConfig):
     """Create (or reuse) the SparkSession with Delta. Raises SessionError with a one-line fix."""
+    from pyspark import SparkContext
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
+    remembered = jar_list_file(cfg)
+    jars = cached_jars(remembered)
+    fresh_jvm = SparkContext._jvm is None  # noqa: SLF001 - settings like spark.jars only apply to a new JVM
     builder = SparkSession.builder
-    for key, value in spark_settings(cfg).items():
+    for key, value in spark_settings(cfg, jars).items():
         builder = builder.config(key, value)
     try:
         with _jvm_stdout_to_stderr():
@@ -113,7 +157,18 @@ def build_session(cfg: SparkConfig):
             "Maven Central (see the Ivy messages above): allow access to https://repo1.maven.org, or put "
             "the jar in spark.jars / a local Ivy cache and set spark.jars.ivySettings."
         ) from None
-    check_delta(spark)
+    try:
+        check_delta(spark)
+    except SessionError:
+        if jars and remembered is not None:
+            remembered.unlink(missing_ok=True)
+            raise SessionError(
+                f"Delta was not on the classpath from the remembered jar list {remembered}: it has been removed; "
+                "run again (Spark resolves the jars through Ivy and remembers them anew)."
+            ) from None
+        raise
+    if remembered is not None and jars is None and fresh_jvm:
+        remember_jars(remembered, spark.sparkContext.getConf().get("spark.jars", ""))
     return spark
 
 

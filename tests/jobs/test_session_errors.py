@@ -56,3 +56,36 @@ def test_delta_jar_cannot_be_resolved(tmp_path):
     assert out.returncode == 2
     lines = error_lines(out.stderr)
     assert len(lines) == 1 and "could not be resolved" in lines[0] and "io.delta:delta-spark_" in lines[0]
+
+
+def test_resolved_jars_are_remembered_and_a_bad_list_is_dropped(tmp_path):
+    from curation.config import SparkConfig
+    from curation.spark.session import cached_jars, jar_list_file
+
+    # Two sessions: after the first, the jar list exists and the second starts without asking Ivy.
+    for _ in range(2):
+        out = lakeforge(["sql", "--format", "json", "SELECT 1 AS x"], dict(os.environ), tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip() == '[{"x": 1}]'
+    remembered = jar_list_file(SparkConfig())
+    jars = cached_jars(remembered)
+    assert jars and any(Path(j).name.startswith("io.delta_delta-spark_") for j in jars)
+    assert "found io.delta#delta-spark" not in out.stderr and ":: resolving dependencies" not in out.stderr
+    # Only local masters and sessions without the user's own spark.jars* settings use it.
+    assert jar_list_file(SparkConfig(master="spark://h:7077")) is None
+    assert jar_list_file(SparkConfig(conf={"spark.jars.packages": "a:b:1"})) is None
+    assert jar_list_file(SparkConfig(jar_cache=None)) is None
+
+    # A list naming a file that is gone is ignored; one without Delta's jar is removed with a one-line error.
+    home = tmp_path / "home"
+    bogus = jar_list_file(SparkConfig(jar_cache=str(home / ".cache" / "lakeforge")))
+    bogus.parent.mkdir(parents=True)
+    bogus.write_text(f"{jars[0]}\n{tmp_path / 'gone.jar'}\n")
+    assert cached_jars(bogus) is None
+    not_delta = [j for j in jars if not Path(j).name.startswith("io.delta_")]
+    bogus.write_text("\n".join(not_delta) + "\n")
+    out = lakeforge(["sql", "SELECT 1"], dict(os.environ, HOME=str(home)), tmp_path)
+    assert out.returncode == 2
+    lines = error_lines(out.stderr)
+    assert len(lines) == 1 and "remembered jar list" in lines[0] and "run again" in lines[0], out.stderr[-2000:]
+    assert not bogus.exists()
