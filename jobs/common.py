@@ -28,6 +28,13 @@ def add_session_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ui", action="store_true", help="start the Spark web UI")
     g.add_argument("--driver-memory", default="4g", help="driver heap for local runs (default: 4g)")
     g.add_argument(
+        "--jit",
+        choices=("quick", "full"),
+        default=None,
+        help="driver JVM compiler: quick starts sooner (the default of sql, stats, tables, history, lineage and "
+        "report), full runs long local work faster (the default of the jobs)",
+    )
+    g.add_argument(
         "--conf",
         action="append",
         default=[],
@@ -41,7 +48,8 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def spark_config(args: argparse.Namespace, app_name: str) -> SparkConfig:
+def spark_config(args: argparse.Namespace, app_name: str, quick_jit: bool = False) -> SparkConfig:
+    """``quick_jit``: the command's default for ``--jit`` (short queries: quick)."""
     conf = {}
     for item in args.conf:
         key, sep, value = item.partition("=")
@@ -49,7 +57,11 @@ def spark_config(args: argparse.Namespace, app_name: str) -> SparkConfig:
             raise JobError(f"--conf {item!r}: expected spark.KEY=VALUE")
         conf[key] = value
     master = args.master or (None if under_spark_submit() else "local[*]")
-    return SparkConfig(master=master, app_name=app_name, ui=args.ui, driver_memory=args.driver_memory, conf=conf)
+    jit = getattr(args, "jit", None)
+    quick = quick_jit if jit is None else jit == "quick"
+    return SparkConfig(
+        master=master, app_name=app_name, ui=args.ui, driver_memory=args.driver_memory, conf=conf, quick_jit=quick
+    )
 
 
 def lakehouse_config(args: argparse.Namespace) -> LakehouseConfig:
@@ -64,13 +76,13 @@ def prepare_environment() -> None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
-def open_lakehouse(args: argparse.Namespace, app_name: str):
-    """(spark, lakehouse) for a job; SessionError becomes JobError."""
+def open_lakehouse(args: argparse.Namespace, app_name: str, quick_jit: bool = False):
+    """(spark, lakehouse) for a job; SessionError becomes JobError. ``quick_jit``: the command's ``--jit`` default."""
     from curation.spark.session import SessionError, lakehouse_session
 
     prepare_environment()
     try:
-        spark, lake = lakehouse_session(spark_config(args, app_name), lakehouse_config(args))
+        spark, lake = lakehouse_session(spark_config(args, app_name, quick_jit), lakehouse_config(args))
     except SessionError as e:
         raise JobError(str(e)) from None
     # Spark logs every failed query at ERROR on stderr; jobs report failures themselves, in one line.

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     mixture_id, meta = resolve_target(args.target)
     from curation.spark.lineage import lineage
 
-    spark, lake = open_lakehouse(args, "lakeforge-lineage")
+    spark, lake = open_lakehouse(args, "lakeforge-lineage", quick_jit=True)
     doc = lineage(spark, lake, mixture_id, args.files or None)
     if meta:
         doc = {"checkpoint": meta} | doc

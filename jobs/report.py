@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     from curation.spark.report import collect
 
     t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, "lakeforge-report")
+    spark, lake = open_lakehouse(args, "lakeforge-report", quick_jit=True)
     _log(f"collecting from {lake.root}")
     data = collect(
         spark, lake, pipeline_run_id=args.run, train_dir=args.train_dir, title=args.title, max_clusters=args.clusters

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             f"refusing to run a statement that starts with or contains {reason}: "
             "lakeforge sql is read-only unless --write is given"
         )
-    spark, _ = open_lakehouse(args, "lakeforge-sql")
+    spark, _ = open_lakehouse(args, "lakeforge-sql", quick_jit=True)
     from pyspark.errors import PySparkException
 
     result = None

@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    spark, lake = open_lakehouse(args, "lakeforge-stats")
+    spark, lake = open_lakehouse(args, "lakeforge-stats", quick_jit=True)
     if not lake.exists("stats"):
         raise JobError(f"no stats table in {lake.root}: run `lakeforge curate` first")
     stats = spark.table(lake.fq("stats"))

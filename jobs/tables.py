@@ -33,7 +33,7 @@ def history_parser() -> argparse.ArgumentParser:
 
 def tables_main(argv=None) -> int:
     args = tables_parser().parse_args(argv)
-    spark, lake = open_lakehouse(args, "lakeforge-tables")
+    spark, lake = open_lakehouse(args, "lakeforge-tables", quick_jit=True)
     rows = []
     for name in lake.table_folders():
         rows.append((lake.fq(name), lake.version(name), lake.spark.table(lake.fq(name)).count(), lake.path(name)))
@@ -44,7 +44,7 @@ def tables_main(argv=None) -> int:
 
 def history_main(argv=None) -> int:
     args = history_parser().parse_args(argv)
-    spark, lake = open_lakehouse(args, "lakeforge-history")
+    spark, lake = open_lakehouse(args, "lakeforge-history", quick_jit=True)
     if not lake.exists(args.table):
         raise JobError(f"no table {args.table!r} in {lake.root} (have: {', '.join(lake.table_folders()) or 'none'})")
     rows = []

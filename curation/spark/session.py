@@ -18,6 +18,7 @@ from pathlib import Path
 from curation.config import LakehouseConfig, SparkConfig
 
 IVY_SETTINGS = Path(__file__).with_name("ivysettings.xml")
+QUICK_JIT = "-XX:TieredStopAtLevel=1"  # SparkConfig.quick_jit
 
 
 class SessionError(RuntimeError):
@@ -97,6 +98,8 @@ def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str,
     }
     if shuffle:
         settings["spark.sql.shuffle.partitions"] = str(shuffle)
+    if cfg.quick_jit:
+        settings["spark.driver.defaultJavaOptions"] = QUICK_JIT  # extraJavaOptions stays the user's
     if cfg.master:
         settings["spark.master"] = cfg.master
     for key, value in cfg.conf.items():

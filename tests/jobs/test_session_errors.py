@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ BIN = Path(sys.executable).parent
 
 def lakeforge(args, env, cwd):
     return subprocess.run(
-        [str(BIN / "lakeforge"), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
+        [str(BIN / "lakeforge"), *args], capture_output=True, text=True, env=env or dict(os.environ), cwd=cwd,
+        timeout=300,
+    )  # fmt: skip
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -60,14 +62,15 @@ def test_delta_jar_cannot_be_resolved(tmp_path):
 
 def test_resolved_jars_are_remembered_and_a_bad_list_is_dropped(tmp_path):
     from curation.config import SparkConfig
-    from curation.spark.session import cached_jars, jar_list_file
+    from curation.spark.session import QUICK_JIT, cached_jars, jar_list_file
 
-    # Two sessions: after the first, the jar list exists and the second starts without asking Ivy.
-    for _ in range(2):
-        out = lakeforge(["sql", "--format", "json", "SELECT 1 AS x"], dict(os.environ), tmp_path)
-        assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.strip() == '[{"x": 1}]'
+    # After the first session on this machine the jar list exists, and the next one starts without asking Ivy (one
+    # session when an earlier test has made the list already). `lakeforge sql` starts its JVM with the quick JIT.
     remembered = jar_list_file(SparkConfig())
+    for _ in range(1 if cached_jars(remembered) else 2):
+        out = lakeforge(["sql", "--write", "--format", "json", "SET spark.driver.defaultJavaOptions"], None, tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout) == [{"key": "spark.driver.defaultJavaOptions", "value": QUICK_JIT}]
     jars = cached_jars(remembered)
     assert jars and any(Path(j).name.startswith("io.delta_delta-spark_") for j in jars)
     assert "found io.delta#delta-spark" not in out.stderr and ":: resolving dependencies" not in out.stderr
@@ -89,3 +92,21 @@ def test_resolved_jars_are_remembered_and_a_bad_list_is_dropped(tmp_path):
     lines = error_lines(out.stderr)
     assert len(lines) == 1 and "remembered jar list" in lines[0] and "run again" in lines[0], out.stderr[-2000:]
     assert not bogus.exists()
+
+
+def test_short_queries_start_with_the_quick_jit_and_jobs_with_the_full_one():
+    from curation.spark.session import QUICK_JIT, spark_settings
+    from jobs import curate, sql
+    from jobs.common import spark_config
+
+    def settings(mod, argv, quick_default):
+        return spark_settings(spark_config(mod.parser().parse_args(argv), "t", quick_default))
+
+    key = "spark.driver.defaultJavaOptions"
+    assert settings(sql, ["SELECT 1"], True)[key] == QUICK_JIT
+    assert key not in settings(sql, ["--jit", "full", "SELECT 1"], True)
+    assert key not in settings(curate, ["--input", "x.warc.gz"], False)
+    assert settings(curate, ["--jit", "quick", "--input", "x.warc.gz"], False)[key] == QUICK_JIT
+    # The user's own setting wins, and extraJavaOptions is never touched.
+    mine = settings(sql, ["--conf", f"{key}=-Xss4m", "SELECT 1"], True)
+    assert mine[key] == "-Xss4m" and "spark.driver.extraJavaOptions" not in mine
