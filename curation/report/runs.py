@@ -14,8 +14,8 @@ def pipeline_stages(rows: list[dict], producers: list[dict] = ()) -> list[Pipeli
     """``runs`` rows of one pipeline run → one stage each (its last event), in stage order, with start offsets.
 
     ``producers``: ``succeeded`` rows of the runs that skipped stages reused (``reused_run_id``); a skipped stage
-    gets the seconds its output took to build there."""
-    built = {(p["pipeline_run_id"], p["stage"]): p.get("seconds") for p in producers if p["status"] == "succeeded"}
+    gets the seconds its output took to build there, and the counts of that build."""
+    built = {(p["pipeline_run_id"], p["stage"]): p for p in producers if p["status"] == "succeeded"}
     final: dict[str, dict] = {}
     for r in rows:
         key = (str(r.get("ended_at") or r.get("started_at")), _STATUS_RANK.get(r["status"], 0))
@@ -29,6 +29,7 @@ def pipeline_stages(rows: list[dict], producers: list[dict] = ()) -> list[Pipeli
     t0 = min(starts) if starts else None
     out = []
     for r in sorted(final.values(), key=lambda r: (r["stage_order"], str(r.get("started_at")))):
+        producer = built.get((r.get("reused_run_id"), r["stage"]), {}) if r["status"] == "skipped" else {}
         offset = None
         if t0 is not None and r.get("started_at") is not None:
             try:
@@ -47,9 +48,9 @@ def pipeline_stages(rows: list[dict], producers: list[dict] = ()) -> list[Pipeli
                 start_offset=offset,
                 inputs=parse_json(r.get("inputs")),
                 outputs=parse_json(r.get("outputs")),
-                counts=parse_json(r.get("counts")),
+                counts=parse_json(r.get("counts")) or parse_json(producer.get("counts")),
                 reused_run_id=r.get("reused_run_id"),
-                built_seconds=built.get((r.get("reused_run_id"), r["stage"])) if r["status"] == "skipped" else None,
+                built_seconds=producer.get("seconds"),
                 error=r.get("error"),
                 command=r.get("command"),
             )

@@ -153,7 +153,9 @@ def _pipeline(lake, versions: dict, pipeline_run_id: str | None, lineage: Lineag
     producers = []
     if reused:
         built = runs.where(F.col("pipeline_run_id").isin(reused) & (F.col("status") == "succeeded"))
-        producers = [r.asDict() for r in built.select("pipeline_run_id", "stage", "status", "seconds").collect()]
+        producers = [
+            r.asDict() for r in built.select("pipeline_run_id", "stage", "status", "seconds", "counts").collect()
+        ]
     stages = pipeline_stages(rows, producers)
     lineage.stages = stages
     return stages

@@ -320,7 +320,13 @@ def test_realized_shares_come_from_the_matching_blended_index(tmp_path):
 
 
 PRODUCERS = [
-    {"pipeline_run_id": "p0", "stage": "train", "status": "succeeded", "seconds": 73.8},
+    {
+        "pipeline_run_id": "p0",
+        "stage": "train",
+        "status": "succeeded",
+        "seconds": 73.8,
+        "counts": json.dumps({"iteration": 20, "loss": 10.04}),
+    },
     {"pipeline_run_id": "p0", "stage": "train", "status": "running", "seconds": None},
     {"pipeline_run_id": "p0", "stage": "curate", "status": "succeeded", "seconds": 12.0},
 ]
@@ -333,8 +339,10 @@ def test_pipeline_stages_keep_the_last_event_of_each_stage():
     assert stages[0].outputs == {"documents": 3, "stats": 2} and stages[1].start_offset == 41.0
     assert stages[1].outputs["out_dir"] == "runs/x" and stages[1].reused_run_id == "p0"
     assert stages[0].built_seconds is None and stages[1].built_seconds == 73.8
+    assert stages[0].counts == {"kept": 5} and stages[1].counts == {"iteration": 20, "loss": 10.04}  # p0's build
 
 
 def test_a_skipped_stage_shows_the_run_that_built_its_output():
     html = render_html(full_data(), build_figures(full_data()))
     assert "built in 73.8 s by p0" in html
+    assert "iteration=20" in html  # the counts of that build

@@ -66,11 +66,12 @@ def test_an_all_skipped_run_reports_the_runs_that_made_its_outputs(spark, report
     assert {s.status for s in data.lineage.stages} == {"skipped"}
     made = collect(spark, lake, pipeline_run_id=first.pipeline_run_id)
     assert [r.run_id for r in data.funnel] == [r.run_id for r in made.funnel]  # the producers' job runs
-    # Each skipped stage names the run that built its output and how long that stage took there.
-    took = {s.stage: s.seconds for s in made.lineage.stages}
-    assert {s.stage: (s.reused_run_id, s.built_seconds) for s in data.lineage.stages} == {
-        stage: (first.pipeline_run_id, seconds) for stage, seconds in took.items()
+    # Each skipped stage names the run that built its output, how long that stage took there and its counts.
+    took = {s.stage: (s.seconds, s.counts) for s in made.lineage.stages}
+    assert {s.stage: (s.reused_run_id, s.built_seconds, s.counts) for s in data.lineage.stages} == {
+        stage: (first.pipeline_run_id, seconds, counts) for stage, (seconds, counts) in took.items()
     }
+    assert all(s.counts for s in data.lineage.stages)
     with pytest.raises(ValueError, match="no pipeline run 'nope'"):
         collect(spark, lake, pipeline_run_id="nope")
 
