@@ -78,6 +78,10 @@ class SparkConfig:
     """Folder where a local session remembers the jar files Ivy resolved for Delta, so later sessions put them on
     the classpath directly (no Ivy resolution: seconds faster and quiet). None: resolve every time. Not used when
     ``conf`` sets any ``spark.jars*`` key."""
+    quiet: bool = True
+    """The driver logs with lakeforge's ``curation/spark/log4j2.properties``: warnings and errors, without the
+    start-up notices every command would repeat. False: Spark's own log4j set-up. Only for a JVM this session starts
+    (set in ``spark.driver.defaultJavaOptions``; a ``conf`` value for that key wins)."""
     quick_jit: bool = False
     """Start the driver JVM with the client JIT only (``-XX:TieredStopAtLevel=1``). A fresh JVM spends much of a
     short command compiling Spark's and Delta's start-up code: a query over a small local lakehouse finishes about

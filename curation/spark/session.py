@@ -19,6 +19,7 @@ from curation.config import LakehouseConfig, SparkConfig
 
 IVY_SETTINGS = Path(__file__).with_name("ivysettings.xml")
 QUICK_JIT = "-XX:TieredStopAtLevel=1"  # SparkConfig.quick_jit
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")  # SparkConfig.quiet
 
 
 class SessionError(RuntimeError):
@@ -98,8 +99,11 @@ def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str,
     }
     if shuffle:
         settings["spark.sql.shuffle.partitions"] = str(shuffle)
-    if cfg.quick_jit:
-        settings["spark.driver.defaultJavaOptions"] = QUICK_JIT  # extraJavaOptions stays the user's
+    java = ([f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"] if cfg.quiet else []) + (
+        [QUICK_JIT] if cfg.quick_jit else []
+    )
+    if java:
+        settings["spark.driver.defaultJavaOptions"] = " ".join(java)  # extraJavaOptions stays the user's
     if cfg.master:
         settings["spark.master"] = cfg.master
     for key, value in cfg.conf.items():
