@@ -57,8 +57,7 @@ def spark_config(args: argparse.Namespace, app_name: str, quick_jit: bool = Fals
             raise JobError(f"--conf {item!r}: expected spark.KEY=VALUE")
         conf[key] = value
     master = args.master or (None if under_spark_submit() else "local[*]")
-    jit = getattr(args, "jit", None)
-    quick = quick_jit if jit is None else jit == "quick"
+    quick = quick_jit if args.jit is None else args.jit == "quick"
     return SparkConfig(
         master=master, app_name=app_name, ui=args.ui, driver_memory=args.driver_memory, conf=conf, quick_jit=quick
     )
