@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     )
     report = run_ingest(spark, lake, sources, cfg, run, progress=_progress_printer())
     print(summary(report, lake))
-    return 0 if not report.unreconciled() else 3
+    return 0 if report.unreconciled() is None else 3
 
 
 def _log(msg: str) -> None:
@@ -107,26 +107,26 @@ def summary(report, lake) -> str:
     by_status: dict[str, int] = {}
     for f in report.files:
         by_status[f["status"]] = by_status.get(f["status"], 0) + 1
-    rate = t["records_in"] / report.read_seconds if report.read_seconds else 0.0
+    read_s = report.details.get("read_seconds") or 0.0
+    rate = t["records_in"] / read_s if read_s else 0.0
+    skipped = {r["reason"]: r["count"] for r in report.funnel if r["outcome"] == "skipped"}
     lines = [
         "",
         f"ingest run {report.run_id}",
-        f"  files       {t['files']}  (" + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")",
-        f"  records in  {t['records_in']:,}   read in {report.read_seconds:.1f}s ({rate:,.0f} records/s), "
-        f"run {report.seconds:.1f}s",
-        f"  written     {t['written']:,}  → {lake.fq('pages')}",
-        f"  skipped     {sum(t['skipped'].values()):,}",
+        f"  files       {len(report.files)}  (" + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")",
+        f"  records in  {t['records_in']:,}   read in {read_s:.1f}s ({rate:,.0f} records/s), run {report.seconds:.1f}s",
+        f"  written     {t['kept']:,}  → {lake.fq('pages')}",
+        f"  skipped     {t['skipped']:,}",
     ]
-    for reason, n in sorted(t["skipped"].items(), key=lambda kv: (-kv[1], kv[0])):
+    for reason, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"      {n:>8,}  {reason}")
     lines.append(f"  errored     {t['errored']:,}  → {lake.fq('ingest_errors')}")
-    for reason, n in sorted(report.errors_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
+    for reason, n in sorted(report.details.get("errors_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"      {n:>8,}  {reason}")
     bad = report.unreconciled()
-    check = "OK" if not bad else f"MISMATCH in {len(bad)} file(s): {', '.join(bad[:5])}"
     lines.append(
-        f"  reconcile   records_in {t['records_in']:,} = written {t['written']:,} + skipped "
-        f"{sum(t['skipped'].values()):,} + errored {t['errored']:,}   [{check}, per file and in total]"
+        f"  reconcile   records_in {t['records_in']:,} = written {t['kept']:,} + skipped "
+        f"{t['skipped']:,} + errored {t['errored']:,}   [{bad or 'OK'}, per file and in total]"
     )
     lines.append("  versions    " + ", ".join(f"{k} v{v}" for k, v in report.versions.items()))
     for w in report.warnings:

@@ -14,6 +14,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from curation.funnel import sort_rows, totals, unreconciled  # noqa: E402
 from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
 
 
@@ -75,27 +76,12 @@ def main(argv=None) -> int:
         print(json.dumps({"run_id": run_id, "totals": totals(rows), "funnel": rows}, default=str, indent=1))
     else:
         print(format_funnel(rows))
-    return 0 if reconciles(rows) else 3
-
-
-def totals(rows: list[dict]) -> dict:
-    out = dict.fromkeys(("records_in", "kept", "dropped", "skipped", "errored"), 0)
-    for r in rows:
-        if r["stage"] == "input" and r["outcome"] == "in":
-            out["records_in"] += r["count"]
-        elif r["outcome"] in out:
-            out[r["outcome"]] += r["count"]
-    return out
-
-
-def reconciles(rows: list[dict]) -> bool:
-    t = totals(rows)
-    return t["records_in"] == t["kept"] + t["dropped"] + t["skipped"] + t["errored"]
+    return 0 if unreconciled(rows) is None else 3
 
 
 def format_funnel(rows: list[dict]) -> str:
     """A run's funnel as a table: stage, documents in, dropped/errored by first reason, time and docs/s."""
-    rows = sorted(rows, key=lambda r: (r["stage_order"], r["outcome"] != "in", r["reason"]))
+    rows = sort_rows(rows)
     first = rows[0]
     t = totals(rows)
     lines = [
@@ -126,7 +112,7 @@ def format_funnel(rows: list[dict]) -> str:
             f"{sum(r['count'] for r in errored):>10,}{secs:>10}{rate:>10}   " + _reasons(dropped + errored)
         )
     lines.append(f"  {'kept':<20}{t['kept']:>10,}")
-    check = "OK" if reconciles(rows) else "MISMATCH"
+    check = "OK" if unreconciled(rows) is None else "MISMATCH"
     lines.append(
         f"  reconcile  records_in {t['records_in']:,} = kept {t['kept']:,} + dropped {t['dropped']:,} + skipped "
         f"{t['skipped']:,} + errored {t['errored']:,}   [{check}]"
