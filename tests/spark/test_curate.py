@@ -12,13 +12,13 @@ from warcgen import gz, http_response, warc_record
 
 from curation.config import LakehouseConfig, config_hash, load, to_dict
 from curation.curate import CurateConfig, verdict, verdict_sql
+from curation.funnel import unreconciled
 from curation.provenance import RunInfo
 from curation.spark.curate import run_curate, run_extract, run_filter
 from curation.spark.ingest import run_ingest
 from curation.spark.lakehouse import Lakehouse
 from curation.warc import read_file
 from curation.warc.sources import resolve_inputs
-from curation.funnel import unreconciled
 from schemas import DOCUMENTS
 
 VERDICT = ("drop_reason", "drop_reasons", "verdict_run_id")
