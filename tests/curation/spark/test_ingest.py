@@ -37,11 +37,13 @@ def warc_dir(shared_data):
 def test_ingest_every_shared_warc(spark, lake, warc_dir):
     report = ingest(spark, lake, [warc_dir])
     t = report.totals
-    assert t["files"] == 13
-    assert t["written"] == EXPECTED_PAGES
+    assert len(report.files) == 13
+    assert t["kept"] == EXPECTED_PAGES  # the funnel's kept: pages written
     assert report.details["errors_by_reason"] == {"truncated_gzip": 1}
     assert reconciles(report.files) and report.unreconciled() is None
-    assert t["records_in"] == t["written"] + sum(t["skipped"].values()) + t["errored"]
+    assert t["records_in"] == t["kept"] + t["skipped"] + t["errored"] and t["errored"] == 1
+    skipped = {r["reason"]: r["count"] for r in report.funnel if r["outcome"] == "skipped"}
+    assert sum(skipped.values()) == t["skipped"] > 0
 
     pages = spark.table("lakeforge.pages")
     assert pages.count() == EXPECTED_PAGES
@@ -84,23 +86,23 @@ def test_commit_records_run_metadata(spark, lake, warc_dir):
 
 def test_rerun_adds_nothing_and_new_input_appends_a_version(spark, lake, warc_dir):
     first = ingest(spark, lake, [warc_dir / "dolma"])
-    assert first.totals["written"] == 37
+    assert first.totals["kept"] == 37
     v1 = lake.version("pages")
 
     again = ingest(spark, lake, [warc_dir / "dolma"])
     assert lake.version("pages") == v1  # no commit at all for pages
-    assert again.totals["written"] == 0
+    assert again.totals["kept"] == 0
     assert {f["status"] for f in again.files} == {"already_ingested"}
     assert spark.table("pages").count() == 37
 
     forced = ingest(spark, lake, [warc_dir / "dolma"], IngestConfig(reingest=True))
-    assert forced.totals["written"] == 0
+    assert forced.totals["kept"] == 0
     assert sum(f["skipped"].get("already_ingested", 0) for f in forced.files) == 37
     assert reconciles(forced.files)
     assert lake.version("pages") == v1
 
     more = ingest(spark, lake, [warc_dir / "resiliparse" / "warcfile.warc.gz"])
-    assert more.totals["written"] == 16
+    assert more.totals["kept"] == 16
     assert lake.version("pages") == v1 + 1
     assert spark.table("pages").count() == 53
     # Time travel: the earlier version is still there to read.
@@ -115,7 +117,7 @@ def test_same_records_in_two_files_are_written_once(spark, lake, warc_dir, tmp_p
     shutil.copy(warc_dir / "resiliparse" / "warcfile.warc.gz", a)
     shutil.copy(a, b)
     report = ingest(spark, lake, [a, b])
-    assert report.totals["written"] == 16
+    assert report.totals["kept"] == 16
     assert spark.table("pages").count() == 16
     dup = {f["source_file"]: f["skipped"].get("duplicate_in_run", 0) for f in report.files}
     assert sorted(dup.values()) == [0, 16]
@@ -163,7 +165,7 @@ def test_http_urls_and_paths_lists(spark, lake, warc_dir, tmp_path):
     with warcgen.serve(served) as base:
         cfg = IngestConfig(paths_base=base, http_retries=1, http_timeout_s=5)
         report = ingest(spark, lake, [f"{base}warc.paths.gz"], cfg)
-    assert report.totals["written"] == 17
+    assert report.totals["kept"] == 17
     assert report.details["errors_by_reason"] == {"http_404": 1}
     urls = {r["source_file"] for r in spark.table("pages").select("source_file").distinct().collect()}
     assert urls == {f"{base}crawl-data/one.warc.gz", f"{base}crawl-data/two.warc.gz"}
