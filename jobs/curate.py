@@ -15,7 +15,7 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import load_settings  # noqa: E402
-from jobs.common import JobError, add_session_args, print_report, run_main, start_run  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, paths_arg, print_report, run_main, start_run  # noqa: E402
 from jobs.ingest import DEFAULT_SHARED, _log, _progress_printer  # noqa: E402
 from jobs.stats import format_funnel  # noqa: E402
 
@@ -52,20 +52,19 @@ def resolve(lake, cfg, run):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge curate",
         description="Stream WARC files once through decoding, URL filter, trafilatura extraction, fastText language "
         "ID and the quality/toxicity signals into the Delta table `documents` (one row per HTML response, with "
         "every signal and its drop_reason; `kept` is a view). The funnel goes to `stats`.",
     )
-    p.add_argument(
+    paths_arg(
+        p,
         "--input",
         "-i",
-        action="append",
-        default=[],
         metavar="PATH_OR_URL",
-        help="WARC/ARC file, directory, glob, warc.paths[.gz] list, http(s):// or s3:// URL; "
-        f"repeatable (default: {DEFAULT_SHARED} when present)",
+        help="WARC/ARC files, directories, globs, warc.paths[.gz] lists, http(s):// or s3:// URLs; several after "
+        f"one flag or the flag repeated (default: {DEFAULT_SHARED} when present)",
     )
     add_config_args(p)
     add_session_args(p)
@@ -73,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def extract_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge extract",
         description="Run the curate stages over the `pages` table (written by `lakeforge ingest`): documents not in "
         "`documents` yet are extracted, scored and written.",

@@ -14,13 +14,13 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import load_settings  # noqa: E402
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
+from jobs.common import Parser, add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge dedup",
         description="Find exact duplicates (same normalized text) and near duplicates (MinHash LSH over word "
         "5-gram shingles, verified by true Jaccard) among the kept documents, pick one survivor per cluster, and "

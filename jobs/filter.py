@@ -14,13 +14,13 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
+from jobs.common import Parser, add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import add_config_args, curate_config, resolve, summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge filter",
         description="Re-apply filter thresholds (--config YAML, --set overrides) to the signals stored in "
         "`documents`, writing the new verdicts as a new table version. Earlier versions stay readable.",

@@ -13,18 +13,18 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
+from jobs.common import Parser, add_session_args, paths_arg, print_report, run_main, start_run  # noqa: E402
 from jobs.curate import summary  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge import-text",
         description="Load JSON Lines (one document per line) or plain text files (one document per file) into "
         "`documents`, with lineage to the file and record id. Importing the same file again adds nothing.",
     )
-    p.add_argument("--input", "-i", action="append", default=[], required=True, metavar="FILE", help="repeatable")
+    paths_arg(p, "--input", "-i", required=True, metavar="FILE", help="several after one flag, or the flag repeated")
     p.add_argument("--id-field", default="id", help="JSON field with the record id (default: id)")
     p.add_argument("--text-field", default="text", help="JSON field with the text (default: text)")
     p.add_argument("--url-field", default="url", help="JSON field with a URL, if any (default: url)")

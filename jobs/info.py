@@ -7,9 +7,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from jobs.common import Parser
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lakeforge info", description=__doc__.splitlines()[0])
+    p = Parser(prog="lakeforge info", description=__doc__.splitlines()[0])
     p.add_argument("--delta-package", action="store_true", help="print only the Delta Maven coordinate")
     return p
 

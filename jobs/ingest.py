@@ -14,25 +14,24 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import IngestConfig, config_hash, load, to_dict  # noqa: E402
-from jobs.common import JobError, add_session_args, is_tty, open_lakehouse, run_main  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, is_tty, open_lakehouse, paths_arg, run_main  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "warc"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge ingest",
         description="Read Common Crawl WARC files into the Delta table `pages` (one row per HTML response). "
         "Faulty files and records go to `ingest_errors`; per-file counts to `ingest_files`.",
     )
-    p.add_argument(
+    paths_arg(
+        p,
         "--input",
         "-i",
-        action="append",
-        default=[],
         metavar="PATH_OR_URL",
-        help="WARC/ARC file, directory, glob, warc.paths[.gz] list, http(s):// or s3:// URL; "
-        f"repeatable (default: {DEFAULT_SHARED} when present)",
+        help="WARC/ARC files, directories, globs, warc.paths[.gz] lists, http(s):// or s3:// URLs; several after "
+        f"one flag or the flag repeated (default: {DEFAULT_SHARED} when present)",
     )
     p.add_argument(
         "--paths-base",

@@ -14,13 +14,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import Parser, add_session_args, open_lakehouse, run_main  # noqa: E402
 
 MIXTURE_ID = re.compile(r"^[0-9a-f]{20}$")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge lineage",
         description="Print where a checkpoint's training data came from: its mixture, each component's shard set, "
         "the table version and SQL filter it was tokenized from, and the source files (WARC files, with document "

@@ -14,12 +14,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import add_session_args, run_main, start_run  # noqa: E402
+from jobs.common import Parser, add_session_args, run_main, start_run  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge mix",
         description="Resolve a mixture.yaml's components (a table version + SQL filter, tokenized on the cluster, "
         "or an existing shard set) to concrete shard sets, pin them with their weights into a blend JSON that "

@@ -15,12 +15,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse, run_main  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge report",
         description="Write a self-contained HTML report (index.html, figures embedded, opens offline) with PNG "
         "figures: the curation funnel, languages, quality signals with their thresholds, classifier scores, "

@@ -14,11 +14,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse, run_main  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge stats",
         description="Print the funnel of a run: records in, per stage the documents it saw, what it dropped by "
         "reason and how fast it went, and what was kept. Default: the latest run.",

@@ -7,20 +7,18 @@ import json
 import sys
 
 from curation.sql import format_json, format_table
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse, run_main
 
 
 def tables_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lakeforge tables", description="List the lakehouse's tables with their latest version."
-    )
+    p = Parser(prog="lakeforge tables", description="List the lakehouse's tables with their latest version.")
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_session_args(p)
     return p
 
 
 def history_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge history",
         description="A table's Delta versions with the run that made each (run id, config hash, code version).",
     )

@@ -17,12 +17,12 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import load_settings  # noqa: E402
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
+from jobs.common import Parser, add_session_args, print_report, run_main, start_run  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge tokenize",
         description="Tokenize the kept rows of a table version (optionally filtered by SQL) on the executors into "
         "Megatron-Core IndexedDataset shards (.bin/.idx), one end-of-document token after each document. The same "

@@ -16,11 +16,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.common import JobError, run_main  # noqa: E402
+from jobs.common import JobError, Parser, run_main  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge train",
         description="Train a GPT with Megatron-Core on a pinned blend (tensor and pipeline parallel sizes from the "
         "config; data parallel = processes / (TP x PP)). Runs torchrun on this machine.",

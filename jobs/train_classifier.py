@@ -14,12 +14,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation.config import read_settings, set_path  # noqa: E402
-from jobs.common import JobError, add_session_args, run_main, start_run  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, run_main, start_run  # noqa: E402
 from jobs.ingest import _log  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge train-classifier",
         description="Train a fastText classifier from a labelled file (CSV/TSV/JSONL/Parquet) or from two SQL queries "
         "over the lakehouse (positives, negatives), report precision/recall/F1 on a held-out split, and register it "
