@@ -144,7 +144,3 @@ def main(argv=None) -> int:
         f = Path(args.state_dir) / "master-url"
         print(f.read_text() if f.exists() else "not running")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

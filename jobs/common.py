@@ -15,11 +15,15 @@ import contextvars
 import os
 import re
 import sys
+import time
 import traceback
+from pathlib import Path
 
 from curation.config import LakehouseConfig, SparkConfig
 
 DEBUG = contextvars.ContextVar("lakeforge_debug", default=False)  # set by run_main for the command it runs
+# The WARC files next to a checkout (../shared/data/warc): ingest's and curate's input when none is given.
+DEFAULT_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "warc"
 
 
 class JobError(Exception):
@@ -42,6 +46,48 @@ def paths_arg(p, *flags: str, **kwargs) -> None:
     """A repeatable path option that also takes several values after one flag: ``--input a b`` = ``--input a
     --input b``."""
     p.add_argument(*flags, nargs="+", action="extend", default=[], **kwargs)
+
+
+def input_paths(given: list[str]) -> list[str]:
+    """``--input`` as given, else the shared WARC folder when there is one."""
+    inputs = given or ([str(DEFAULT_SHARED)] if DEFAULT_SHARED.is_dir() else [])
+    if not inputs:
+        raise JobError("no --input given and no bundled default (../shared/data/warc) found")
+    return inputs
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """``--config``, ``--set`` and ``--format`` of the jobs that take the curate config (curate, extract, filter,
+    classify)."""
+    g = p.add_argument_group("settings")
+    g.add_argument("--config", default=None, metavar="YAML", help="curate settings (see conf/curate.yaml)")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting, value as YAML; repeatable (e.g. --set langid.keep_languages=[en,de] "
+        "--set gopher_quality.min_doc_words=30)",
+    )
+    g.add_argument("--format", choices=("text", "json"), default="text", help="summary format on stdout")
+
+
+def curate_config(args: argparse.Namespace):
+    from curation.config import load_settings
+    from curation.curate import CurateConfig
+
+    return load_settings(CurateConfig, args.config, args.set)
+
+
+def resolve_classifiers(lake, cfg, run):
+    """``cfg`` with its classifiers resolved against ``models`` (version, file, threshold); the run records the
+    resolved config, so its commits name the exact model versions."""
+    from curation.config import config_hash, to_dict
+    from curation.spark.classify import resolve_classifiers
+
+    cfg = resolve_classifiers(lake, cfg)
+    run.config_hash, run.config = config_hash(cfg), to_dict(cfg)
+    return cfg
 
 
 def add_session_args(p: argparse.ArgumentParser) -> None:
@@ -129,8 +175,6 @@ def open_lakehouse(args: argparse.Namespace, app_name: str, quick_jit: bool = Fa
 def start_run(args: argparse.Namespace, job: str, cfg, inputs: list[str] | None = None):
     """Open the lakehouse and describe the run: ``(spark, lake, run, spark_start_seconds)``. ``inputs`` default to
     the ``documents`` table (the jobs that read it)."""
-    import time
-
     from curation.config import config_hash, to_dict
     from curation.provenance import RunInfo
 
@@ -231,3 +275,24 @@ def _without_jvm_frames(text: str) -> str:
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr (stdout is the job's result)."""
+    print(f"[lakeforge] {msg}", file=sys.stderr, flush=True)
+
+
+def progress_printer():
+    """``show(done, total, records)`` for the WARC readers: one updating line on a terminal, else a line each."""
+    tty = is_tty()
+    t0 = time.perf_counter()
+
+    def show(done: int, total: int, records: int) -> None:
+        el = time.perf_counter() - t0
+        line = f"files {done}/{total} · records {records:,} · {records / el if el else 0:,.0f} records/s · {el:.0f}s"
+        if tty:
+            print(f"\r[lakeforge] {line}\033[K", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        else:
+            log(line)
+
+    return show

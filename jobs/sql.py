@@ -16,11 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from curation.sql import REFUSED_FUNCTIONS, format_csv, format_json, format_table, refusal, statements  # noqa: E402
-from jobs.common import JobError, Parser, add_session_args, open_lakehouse, run_main  # noqa: E402
+from curation.sql import REFUSED_FUNCTIONS, format_csv, format_json, format_table, refusal, statements
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -91,7 +88,3 @@ def drop_functions(spark, names) -> None:
         f = functions.next()
         if f.funcName() in names:
             registry.dropFunction(f)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
