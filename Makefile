@@ -44,7 +44,7 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Headless Chromium and its driver for the report's browser test (tests/spark/test_report_browser.py), from Debian's
+# Headless Chromium and its driver for the report's browser test (tests/curation/spark/test_report_browser.py), from Debian's
 # packages; installed only when /usr/bin/chromium is missing (sudo only when not root).
 .PHONY: browser
 browser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -109,9 +110,28 @@ def load(cls: type[C], source: str | Path | dict | None = None, **overrides: Any
     return _build(cls, data, cls.__name__)
 
 
+def _renamed(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``data`` with the keys ``cls.RENAMED_SETTINGS`` names old (old → new) under their new names; each old key
+    logs one deprecation line; old and new together is an error."""
+    renamed = getattr(cls, "RENAMED_SETTINGS", {})
+    if not renamed or not set(renamed) & set(data):
+        return data
+    out = dict(data)
+    for old, new in renamed.items():
+        if old in out:
+            if new in out:
+                raise ValueError(f"{where}: {old} is the old name of {new}; give only {new}")
+            out[new] = out.pop(old)
+            logging.getLogger("lakeforge.config").warning(
+                "lakeforge: warning: %s.%s is deprecated: it is called %s now (same value)", where, old, new
+            )
+    return out
+
+
 def _build(cls: type[C], data: dict[str, Any], where: str) -> C:
     """``cls(**data)`` with nested sections built recursively and YAML lists turned into tuples."""
     known = {f.name: f for f in dataclasses.fields(cls)}
+    data = _renamed(cls, data, where)
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ValueError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")

@@ -47,25 +47,12 @@ from curation.filters.gopher import (
 )
 from curation.filters.toxicity import ToxicityConfig, toxicity_rules, toxicity_signals, wordlists_for
 from curation.filters.url import UrlFilterConfig, url_filter_rules, url_filter_signals
+from curation.funnel import CURATE_STAGES, FUNNEL_STAGES  # noqa: F401  (FUNNEL_STAGES: re-exported)
 from curation.langid import LangIdConfig, LanguageIdentifier, langid_rules, langid_signals
 from schemas.documents import DOCUMENTS, LINEAGE_COLUMNS
 
-STAGES = (
-    "decode",
-    "url_filter",
-    "extract",
-    "langid",
-    "gopher_repetition",
-    "gopher_quality",
-    "c4",
-    "fineweb",
-    "toxicity",
-)
-"""Stages a document goes through in ``curate`` / ``extract``, in order."""
-FUNNEL_STAGES = (*STAGES, "classifiers", "dedup")
-"""Stages of the funnel: the curate stages, the trained classifiers (scored by ``curate`` or ``lakeforge classify``),
-then ``lakeforge dedup`` (their rules live in the same verdict)."""
-
+STAGES = CURATE_STAGES
+"""Stages a document goes through in ``curate`` / ``extract``, in order (:data:`curation.funnel.CURATE_STAGES`)."""
 DECODE_REASONS = ("binary_content", "undecodable", "empty_payload")
 """``extraction_error`` values set by the decode stage (they come before the URL filter in pipeline order)."""
 EXTRACT_REASONS = ("extraction_timeout", "extraction_failed", "extraction_empty")

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     log(f"run {run.run_id}: {len(sources)} file(s) → {lake.fq('pages')} in {lake.root} (Spark ready in {start_s:.1f}s)")
     report = run_ingest(spark, lake, sources, cfg, run, progress=progress_printer())
     print(ingest_summary(report, lake))
-    return 0 if not report.unreconciled() else 3
+    return 0 if report.unreconciled() is None else 3
 
 
 # jobs/pipeline.py (another owner's file) still imports the logger from here; jobs.common.log is its home.

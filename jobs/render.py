@@ -8,29 +8,16 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from curation.funnel import sort_rows, totals, unreconciled
+
 # ------------------------------------------------------------------------------------------------------------------
 # The funnel (stats rows) and the jobs that write one: curate, extract, filter, classify, dedup, import-text
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def totals(rows: list[dict]) -> dict:
-    out = dict.fromkeys(("records_in", "kept", "dropped", "skipped", "errored"), 0)
-    for r in rows:
-        if r["stage"] == "input" and r["outcome"] == "in":
-            out["records_in"] += r["count"]
-        elif r["outcome"] in out:
-            out[r["outcome"]] += r["count"]
-    return out
-
-
-def reconciles(rows: list[dict]) -> bool:
-    t = totals(rows)
-    return t["records_in"] == t["kept"] + t["dropped"] + t["skipped"] + t["errored"]
-
-
 def format_funnel(rows: list[dict]) -> str:
     """A run's funnel as a table: stage, documents in, dropped/errored by first reason, time and docs/s."""
-    rows = sorted(rows, key=lambda r: (r["stage_order"], r["outcome"] != "in", r["reason"]))
+    rows = sort_rows(rows)
     first = rows[0]
     t = totals(rows)
     lines = [
@@ -61,7 +48,7 @@ def format_funnel(rows: list[dict]) -> str:
             f"{sum(r['count'] for r in errored):>10,}{secs:>10}{rate:>10}   " + _reasons(dropped + errored)
         )
     lines.append(f"  {'kept':<20}{t['kept']:>10,}")
-    check = "OK" if reconciles(rows) else "MISMATCH"
+    check = "OK" if unreconciled(rows) is None else "MISMATCH"
     lines.append(
         f"  reconcile  records_in {t['records_in']:,} = kept {t['kept']:,} + dropped {t['dropped']:,} + skipped "
         f"{t['skipped']:,} + errored {t['errored']:,}   [{check}]"
@@ -145,26 +132,26 @@ def ingest_summary(report, lake) -> str:
     by_status: dict[str, int] = {}
     for f in report.files:
         by_status[f["status"]] = by_status.get(f["status"], 0) + 1
-    rate = t["records_in"] / report.read_seconds if report.read_seconds else 0.0
+    read_s = report.details.get("read_seconds") or 0.0
+    rate = t["records_in"] / read_s if read_s else 0.0
+    skipped = {r["reason"]: r["count"] for r in report.funnel if r["outcome"] == "skipped"}
     lines = [
         "",
         f"ingest run {report.run_id}",
-        f"  files       {t['files']}  (" + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")",
-        f"  records in  {t['records_in']:,}   read in {report.read_seconds:.1f}s ({rate:,.0f} records/s), "
-        f"run {report.seconds:.1f}s",
-        f"  written     {t['written']:,}  → {lake.fq('pages')}",
-        f"  skipped     {sum(t['skipped'].values()):,}",
+        f"  files       {len(report.files)}  (" + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")",
+        f"  records in  {t['records_in']:,}   read in {read_s:.1f}s ({rate:,.0f} records/s), run {report.seconds:.1f}s",
+        f"  written     {t['kept']:,}  → {lake.fq('pages')}",
+        f"  skipped     {t['skipped']:,}",
     ]
-    for reason, n in sorted(t["skipped"].items(), key=lambda kv: (-kv[1], kv[0])):
+    for reason, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"      {n:>8,}  {reason}")
     lines.append(f"  errored     {t['errored']:,}  → {lake.fq('ingest_errors')}")
-    for reason, n in sorted(report.errors_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
+    for reason, n in sorted(report.details.get("errors_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"      {n:>8,}  {reason}")
     bad = report.unreconciled()
-    check = "OK" if not bad else f"MISMATCH in {len(bad)} file(s): {', '.join(bad[:5])}"
     lines.append(
-        f"  reconcile   records_in {t['records_in']:,} = written {t['written']:,} + skipped "
-        f"{sum(t['skipped'].values()):,} + errored {t['errored']:,}   [{check}, per file and in total]"
+        f"  reconcile   records_in {t['records_in']:,} = written {t['kept']:,} + skipped "
+        f"{t['skipped']:,} + errored {t['errored']:,}   [{bad or 'OK'}, per file and in total]"
     )
     lines.append("  versions    " + ", ".join(f"{k} v{v}" for k, v in report.versions.items()))
     for w in report.warnings:

@@ -6,8 +6,9 @@ import argparse
 import json
 from collections import defaultdict
 
+from curation.funnel import totals, unreconciled
 from jobs.common import JobError, Parser, add_session_args, open_lakehouse
-from jobs.render import format_funnel, format_runs, reconciles, totals
+from jobs.render import format_funnel, format_runs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,4 +55,4 @@ def main(argv=None) -> int:
         print(json.dumps({"run_id": run_id, "totals": totals(rows), "funnel": rows}, default=str, indent=1))
     else:
         print(format_funnel(rows))
-    return 0 if reconciles(rows) else 3
+    return 0 if unreconciled(rows) is None else 3

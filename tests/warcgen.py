@@ -1,6 +1,6 @@
 """Building WARC test inputs: records, gzip members, broken files, a loopback HTTP server.
 
-Shared by every test folder: ``import warcgen`` works from any test module (tests/curation, tests/spark)
+Shared by every test folder: ``import warcgen`` works from any test module (tests/curation/..., tests/jobs, ...)
 because ``tests/conftest.py`` has no package around it, so pytest's default "prepend" import mode puts
 ``tests/`` on ``sys.path`` before any test module is imported. This module uses the standard library
 only; it never imports ``curation``, so Spark tests can import it without pulling the reader in.

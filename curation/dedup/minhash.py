@@ -7,7 +7,7 @@ datasketch, per shingle: ``h = fmix32(sha1(shingle)[:4] as little-endian uint32)
 
 Here the same arithmetic runs in two small compiled kernels (numba) over all shingles of a batch: SHA-1 over byte
 slices of the normalized texts (no Python object per shingle), then the fused permute-and-min loop. The Python side
-only normalizes texts and finds word boundaries. ``tests/curation/test_dedup_minhash.py`` checks equality with
+only normalizes texts and finds word boundaries. ``tests/curation/dedup/test_dedup_lib.py`` checks equality with
 datasketch's ``hashvalues`` on real texts; ``bench/dedup.py`` measures the speed against datasketch's own loop.
 """
 

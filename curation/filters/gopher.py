@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 from curation.filters.rules import Rule
 from curation.filters.text import base_lang, duplicates, has_letter, lines, no_space, paragraphs, words
@@ -20,6 +21,9 @@ from curation.filters.text import base_lang, duplicates, has_letter, lines, no_s
 @dataclass(frozen=True)
 class GopherQualityConfig:
     """Gopher quality thresholds (datatrove defaults). ``None`` disables a rule."""
+
+    RENAMED_SETTINGS: ClassVar[dict[str, str]] = {"max_non_alpha_words_ratio": "min_alpha_words_ratio"}
+    """Old key → its name now: :func:`curation.config.load` reads the old one with a one-line deprecation warning."""
 
     min_doc_words: int | None = 50
     """``gopher_word_count`` below this: ``gopher_short_doc``."""
@@ -36,9 +40,10 @@ class GopherQualityConfig:
     """``gopher_bullet_lines_ratio`` above this: ``gopher_too_many_bullets``."""
     max_ellipsis_lines_ratio: float | None = 0.3
     """``gopher_ellipsis_lines_ratio`` above this: ``gopher_too_many_end_ellipsis``."""
-    max_non_alpha_words_ratio: float | None = 0.8
-    """Despite the (datatrove) name: at least this fraction of words must contain a letter, i.e.
-    ``gopher_alpha_words_ratio`` below this: ``gopher_below_alpha_threshold``."""
+    min_alpha_words_ratio: float | None = 0.8
+    """At least this fraction of words must contain a letter: ``gopher_alpha_words_ratio`` below this:
+    ``gopher_below_alpha_threshold``. (datatrove calls it ``max_non_alpha_words_ratio``; that key is still read,
+    with a deprecation warning.)"""
     min_stop_words: int | None = 2
     """``gopher_stop_words`` below this: ``gopher_too_few_stop_words`` (English only, see the signal)."""
     stop_words: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -120,7 +125,7 @@ def gopher_quality_rules(cfg: GopherQualityConfig | None = None) -> list[Rule]:
         ("gopher_ellipsis_word_ratio", ">", cfg.max_symbol_word_ratio, "gopher_too_many_ellipsis"),
         ("gopher_bullet_lines_ratio", ">", cfg.max_bullet_lines_ratio, "gopher_too_many_bullets"),
         ("gopher_ellipsis_lines_ratio", ">", cfg.max_ellipsis_lines_ratio, "gopher_too_many_end_ellipsis"),
-        ("gopher_alpha_words_ratio", "<", cfg.max_non_alpha_words_ratio, "gopher_below_alpha_threshold"),
+        ("gopher_alpha_words_ratio", "<", cfg.min_alpha_words_ratio, "gopher_below_alpha_threshold"),
         ("gopher_stop_words", "<", cfg.min_stop_words, "gopher_too_few_stop_words"),
     ]
     return [Rule(signal, op, limit, reason) for signal, op, limit, reason in candidates if limit is not None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from curation.funnel import sort_rows, totals
 from curation.report.model import FunnelRun, FunnelStage
 
 FUNNEL_JOBS = ("curate", "extract", "dedup", "classify", "filter")
@@ -15,18 +16,14 @@ def funnel_run(rows: list[dict], note: str = "") -> FunnelRun:
     """One run's ``stats`` rows (dicts with the table's columns) → its funnel, stages in pipeline order."""
     if not rows:
         raise ValueError("a funnel needs at least one stats row")
-    rows = sorted(rows, key=lambda r: (r["stage_order"], r["outcome"] != "in", r["reason"]))
+    rows = sort_rows(rows)
     first = rows[0]
-    totals = dict.fromkeys(("records_in", "kept", "dropped", "skipped", "errored"), 0)
+    sums = totals(rows)
     skipped: dict[str, int] = defaultdict(int)
     read_errors: dict[str, int] = defaultdict(int)
     stages: dict[str, FunnelStage] = {}
     for r in rows:
         stage, outcome, reason, count = r["stage"], r["outcome"], r["reason"], int(r["count"] or 0)
-        if stage == "input" and outcome == "in":
-            totals["records_in"] += count
-        elif outcome in totals:
-            totals[outcome] += count
         if outcome == "skipped":
             skipped[reason or stage] += count
         if stage == "read" and outcome == "errored":
@@ -56,7 +53,7 @@ def funnel_run(rows: list[dict], note: str = "") -> FunnelRun:
         skipped_reasons=dict(skipped),
         read_errors=dict(read_errors),
         note=note,
-        **totals,
+        **{k: sums[k] for k in ("records_in", "kept", "dropped", "skipped", "errored")},
     )
 
 

@@ -23,10 +23,12 @@ from curation.classify.model import ModelRef, file_sha256
 from curation.classify.rules import ClassifierRule, model_column, reason_of, resolved, score_column
 from curation.classify.source import TrainClassifierConfig, TrainingInput
 from curation.classify.text import NORMALIZATION
-from curation.curate import CurateConfig, verdict_sql
+from curation.curate import ERROR_REASONS, CurateConfig, reason_stages
 from curation.provenance import RunInfo
-from schemas import DOCUMENTS, MODELS, STATS, TableSchema
-from schemas.documents import classifier_names, documents_schema
+from curation.spark.documents import add_scores, apply_verdict, documents_table_schema
+from curation.spark.stage import write_funnel
+from curation.stage import JobReport
+from schemas import DOCUMENTS, MODELS, STATS
 
 FILE_FORMATS = {
     ".csv": "csv",
@@ -197,10 +199,10 @@ def resolve_classifiers(lake, cfg: CurateConfig) -> CurateConfig:
 
 
 @dataclass
-class TrainReport:
+class TrainReport(JobReport):
     """What one train-classifier run did."""
 
-    run_id: str
+    job: str = "train-classifier"
     model_id: str = ""
     version: int = 0
     created: bool = False
@@ -210,7 +212,6 @@ class TrainReport:
     baseline: dict = field(default_factory=dict)
     """The untuned fastText baseline's metrics on the same split."""
     counts: dict = field(default_factory=dict)
-    seconds: float = 0.0
 
     def to_json(self) -> dict:
         row = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.row.items()}
@@ -329,107 +330,13 @@ def _brief(m: dict) -> dict:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def ship(spark, ref: ModelRef) -> None:
-    """Make the model file available to every executor (once per session and file)."""
-    sc = spark.sparkContext
-    if not any(Path(f).name == ref.file_name for f in sc.listFiles):
-        sc.addFile(ref.path)
-
-
-def _score_udf(ref: ModelRef):
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
-
-    def score(text, language):
-        from pyspark import SparkFiles
-
-        from curation.classify.model import scorer_for
-
-        scorer = scorer_for(ref, SparkFiles.get(ref.file_name))
-        values = scorer.scores(text.tolist(), language.where(language.notna(), None).tolist())
-        return pd.Series(values, dtype="float64")  # None → NaN → null (Spark masks NaN when it converts)
-
-    # Real classes, not the strings `from __future__ import annotations` leaves: Spark reads the UDF kind from them.
-    score.__annotations__ = {"text": pd.Series, "language": pd.Series, "return": pd.Series}
-    return pandas_udf(score, "double")
-
-
-def add_scores(spark, df, classifiers: dict[str, ClassifierRule]):
-    """``df`` (with ``text`` and ``language``) with ``<name>_score`` and ``<name>_model`` for every classifier."""
-    from pyspark.sql import functions as F
-
-    for name, rule in classifiers.items():
-        if rule.model is None:
-            raise ValueError(f"classifier {name!r} is not resolved against the models table")
-        ship(spark, rule.model)
-        df = df.withColumn(score_column(name), _score_udf(rule.model)("text", "language")).withColumn(
-            model_column(name), F.lit(rule.model.model_id)
-        )
-    return df
-
-
-def with_verdict(df, cfg: CurateConfig):
-    """``df`` with ``drop_reasons`` / ``drop_reason`` recomputed from its columns under ``cfg``'s rules."""
-    from pyspark.sql import functions as F
-
-    return df.withColumn("drop_reasons", F.expr(verdict_sql(cfg))).withColumn(
-        "drop_reason", F.expr("try_element_at(drop_reasons, 1)")
-    )
-
-
-def documents_table_schema(lake, cfg: CurateConfig) -> TableSchema:
-    """The ``documents`` schema with the columns of the table's and the config's classifiers; missing ones are
-    added to the table (one commit)."""
-    have = lake.spark.table(lake.fq(DOCUMENTS.name)).columns if lake.exists(DOCUMENTS.name) else []
-    schema = documents_schema(set(classifier_names(have)) | set(cfg.classifiers))
-    lake.ensure(schema)
-    return schema
-
-
-def conform(df, schema: TableSchema):
-    """``df`` with exactly ``schema``'s columns: missing (nullable) ones as typed nulls."""
-    from pyspark.sql import functions as F
-
-    have = set(df.columns)
-    types = {f.name: f.dataType for f in schema.to_spark().fields}
-    return df.select(*[F.col(n) if n in have else F.lit(None).cast(types[n]).alias(n) for n in schema.names])
-
-
-def classifier_version_warnings(lake, cfg: CurateConfig) -> list[str]:
-    """Classifiers whose stored scores come from another model version than the config resolves to."""
-    out = []
-    if not cfg.classifiers or not lake.exists(DOCUMENTS.name):
-        return out
-    docs = lake.read(DOCUMENTS.name)
-    for name, rule in cfg.classifiers.items():
-        if model_column(name) not in docs.columns:
-            out.append(f"classifier {name!r} has not scored documents yet: run lakeforge classify")
-            continue
-        others = (
-            docs.where(f"text IS NOT NULL AND NOT ({model_column(name)} <=> '{rule.model.model_id}')")
-            .groupBy(model_column(name))
-            .count()
-            .collect()
-        )
-        for r in others:
-            out.append(
-                f"{r['count']:,} document(s) carry {name} scores from {r[0] or 'no model'}, not {rule.model.model_id}: "
-                "run lakeforge classify to score them with it"
-            )
-    return out
-
-
 def run_classify(spark, lake, cfg: CurateConfig, run: RunInfo):
     """Score the documents that lack a score from the configured model versions (one MERGE), then apply the
     verdict (one UPDATE where it changes); the funnel goes to ``stats``."""
     from delta.tables import DeltaTable
 
-    from curation.spark.curate import CurateReport, _finish, apply_verdict
-    from curation.spark.ingest import _Steps
-
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "classify")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "classify")
+    step = report.step
     step("prepare")
     if not cfg.classifiers:
         raise ValueError("no classifiers in the curate config: add a `classifiers:` section (see conf/curate.yaml)")
@@ -479,5 +386,6 @@ def run_classify(spark, lake, cfg: CurateConfig, run: RunInfo):
         }
     report.details = details
     head = [("input", "", "in", docs.count())]
-    _finish(lake, report, cfg, docs, head, [], meta, t0, step)
+    write_funnel(lake, report, docs, head, reason_stage=reason_stages(cfg), error_reasons=ERROR_REASONS, meta=meta)
+    report.finish()
     return report

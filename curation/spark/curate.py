@@ -11,17 +11,23 @@ twice).
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from curation.curate import ERROR_REASONS, FUNNEL_STAGES, STAGES, CurateConfig, curator_for, reason_stages, verdict_sql
+from curation.curate import ERROR_REASONS, STAGES, CurateConfig, curator_for, reason_stages
 from curation.provenance import RunInfo
-from curation.spark.ingest import _Progress, _Steps, count_file_rows, files_to_skip, new_by_key
+from curation.spark.documents import (
+    apply_verdict,
+    classifier_version_warnings,
+    ensure_curate_tables,
+    model_versions,
+    scored,
+)
+from curation.spark.ingest import count_file_rows, files_to_skip, new_by_key
+from curation.spark.stage import FileProgress, write_funnel
+from curation.stage import JobReport
 from curation.warc import read_file
 from curation.warc.sources import Source
-from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, PAGES, STATS
+from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, PAGES
 
 ALREADY_CURATED = "already_curated"
 FLUSH_ROWS = 256
@@ -149,101 +155,17 @@ class CuratePages:
         yield from out.finish()
 
 
-@dataclass
-class CurateReport:
-    """What one curate / extract / filter run did."""
-
-    run_id: str
-    job: str
-    files: list[dict] = field(default_factory=list)
-    versions: dict[str, int | None] = field(default_factory=dict)
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per driver step (prepare, process, dedupe, write_documents, ...)."""
-    stages: dict[str, dict] = field(default_factory=dict)
-    """Per pipeline stage: docs, seconds (task time), docs_per_s."""
-    funnel: list[dict] = field(default_factory=list)
-    """The ``stats`` rows this run wrote."""
-    warnings: list[str] = field(default_factory=list)
-    changed: int | None = None
-    """filter: documents whose verdict changed."""
-    details: dict = field(default_factory=dict)
-    """Job-specific figures (dedup: banding, candidate pairs, edges, component rounds, ...)."""
-
-    @property
-    def totals(self) -> dict:
-        t = Counter()
-        for r in self.funnel:
-            if r["outcome"] == "in" and r["stage"] == "input":
-                t["records_in"] += r["count"]
-            elif r["outcome"] in ("skipped", "errored", "dropped", "kept"):
-                t[r["outcome"]] += r["count"]
-        t["documents"] = sum(r["count"] for r in self.funnel if r["stage"] == "decode" and r["outcome"] == "in")
-        return {k: t.get(k, 0) for k in ("records_in", "documents", "kept", "dropped", "skipped", "errored")}
-
-    def unreconciled(self) -> str | None:
-        t = self.totals
-        accounted = t["kept"] + t["dropped"] + t["skipped"] + t["errored"]
-        if t["records_in"] != accounted:
-            return f"records_in {t['records_in']} != kept + dropped + skipped + errored = {accounted}"
-        return None
-
-    def to_json(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "job": self.job,
-            "seconds": round(self.seconds, 3),
-            "timings": self.timings,
-            "stages": self.stages,
-            "totals": self.totals,
-            "versions": self.versions,
-            "funnel": [{k: v for k, v in r.items() if k != "created_at"} for r in self.funnel],
-            "files": self.files,
-            "changed": self.changed,
-            "details": self.details,
-            "warnings": self.warnings,
-        }
-
-
-def ensure_tables(lake, cfg: CurateConfig | None = None):
-    """Create the curate tables if needed; returns the ``documents`` schema to write (with classifier columns)."""
-    from curation.spark.classify import documents_table_schema
-
-    for schema in (INGEST_ERRORS, CURATE_FILES, STATS):
-        lake.ensure(schema)
-    schema = documents_table_schema(lake, cfg or CurateConfig())
-    lake.create_views()
-    return schema
-
-
-def _model_versions(lake, cfg: CurateConfig) -> dict[str, int]:
-    """The ``models`` version a run that scores with classifiers read (for its provenance)."""
-    from schemas import MODELS
-
-    return {lake.fq(MODELS.name): lake.version(MODELS.name)} if cfg.classifiers else {}
-
-
-def _scored(spark, docs, cfg: CurateConfig, schema):
-    """Documents with the configured classifiers' scores and the verdict that includes their rules, in ``schema``."""
-    from curation.spark.classify import add_scores, conform, with_verdict
-
-    if cfg.classifiers:
-        docs = with_verdict(add_scores(spark, docs, cfg.classifiers), cfg)
-    return conform(docs, schema)
-
-
-def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunInfo, progress=None) -> CurateReport:
+def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunInfo, progress=None) -> JobReport:
     """WARC files → ``documents`` / ``ingest_errors`` / ``curate_files`` / ``stats``, one commit per table."""
     from pyspark import StorageLevel
     from pyspark.sql import types as T
 
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "curate")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "curate")
+    step = report.step
     step("prepare")
-    schema = ensure_tables(lake, cfg)
+    schema = ensure_curate_tables(lake, cfg)
     docs_version = lake.version(DOCUMENTS.name)
-    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version} | _model_versions(lake, cfg)
+    run.input_tables = {lake.fq(DOCUMENTS.name): docs_version} | model_versions(lake, cfg)
     meta = run.commit_metadata()
 
     skip = set() if cfg.read.reingest else files_to_skip(lake, sources, CURATE_FILES.name)
@@ -263,10 +185,10 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
             .persist(StorageLevel.MEMORY_AND_DISK)  # why: four tables are written from this one pass
         )
         step("process")
-        with _Progress(sc, len(todo), acc, progress):
+        with FileProgress(sc, len(todo), acc, progress):
             out.count()
         step("dedupe")
-        docs = _scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
+        docs = scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
         new_docs, per_file = new_by_key(lake, DOCUMENTS.name, docs, docs_version)
         step("write_documents")
         _write_documents(lake, schema, new_docs, per_file, meta, docs_version, report)
@@ -300,27 +222,27 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     head = [("input", "", "in", records_in)]
     head += [("read", reason, "skipped", n) for reason, n in sorted(skipped.items())]
     head += [("read", reason, "errored", n) for reason, n in sorted(errored.items())]
-    _finish(lake, report, cfg, new_docs, head, timings, meta, t0, step)
+    _write_funnel(lake, report, cfg, new_docs, head, meta, timings)
     if todo:
         out.unpersist()
+    report.finish()
     return report
 
 
-def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int | None = None) -> CurateReport:
+def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int | None = None) -> JobReport:
     """The curate stages over a ``pages`` version: documents not in ``documents`` yet are extracted."""
     from pyspark import StorageLevel
 
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "extract")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "extract")
+    step = report.step
     step("prepare")
     if not lake.exists(PAGES.name):
         raise ValueError(f"no {lake.fq(PAGES.name)} table in {lake.root}: run `lakeforge ingest` first")
-    schema = ensure_tables(lake, cfg)
+    schema = ensure_curate_tables(lake, cfg)
     pages_version = lake.version(PAGES.name) if pages_version is None else pages_version
     docs_version = lake.version(DOCUMENTS.name)
     run.input_tables = {lake.fq(PAGES.name): pages_version, lake.fq(DOCUMENTS.name): docs_version}
-    run.input_tables |= _model_versions(lake, cfg)
+    run.input_tables |= model_versions(lake, cfg)
     meta = run.commit_metadata()
 
     pages = lake.read(PAGES.name, pages_version)
@@ -336,7 +258,7 @@ def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int
     step("process")
     out.count()
     step("write_documents")
-    docs = _scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
+    docs = scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
     written = docs.count()
     if written:
         lake.append(schema, docs, meta)
@@ -344,17 +266,17 @@ def run_extract(spark, lake, cfg: CurateConfig, run: RunInfo, pages_version: int
     head = [("input", "", "in", records_in)]
     if records_in - written:
         head.append(("read", ALREADY_CURATED, "skipped", records_in - written))
-    _finish(lake, report, cfg, docs if written else None, head, timings, meta, t0, step)
+    _write_funnel(lake, report, cfg, docs if written else None, head, meta, timings)
     out.unpersist()
+    report.finish()
     return report
 
 
-def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
+def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> JobReport:
     """Re-apply ``cfg``'s thresholds to the stored signals: one UPDATE of ``drop_reason`` / ``drop_reasons`` /
     ``verdict_run_id`` on the documents whose verdict changes (a new version; nothing else is touched)."""
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "filter")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "filter")
+    step = report.step
     step("prepare")
     if not lake.version(DOCUMENTS.name):
         raise ValueError(f"{lake.fq(DOCUMENTS.name)} is empty or missing in {lake.root}: run `lakeforge curate` first")
@@ -364,8 +286,6 @@ def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
     meta = run.commit_metadata()
     report.warnings += signal_setting_changes(lake, cfg)
     if cfg.classifiers:
-        from curation.spark.classify import classifier_version_warnings
-
         missing = [n for n in cfg.classifiers if f"{n}_score" not in lake.read(DOCUMENTS.name).columns]
         if missing:
             raise ValueError(f"documents has no scores of {', '.join(missing)} yet: run `lakeforge classify` first")
@@ -375,23 +295,9 @@ def run_filter(spark, lake, cfg: CurateConfig, run: RunInfo) -> CurateReport:
     report.changed = apply_verdict(spark, lake, cfg, run)
     docs = lake.read(DOCUMENTS.name)
     head = [("input", "", "in", docs.count())]
-    _finish(lake, report, cfg, docs, head, [], meta, t0, step)
+    _write_funnel(lake, report, cfg, docs, head, meta)
+    report.finish()
     return report
-
-
-def apply_verdict(spark, lake, cfg: CurateConfig, run: RunInfo) -> int:
-    """One UPDATE of ``drop_reason`` / ``drop_reasons`` / ``verdict_run_id`` where ``cfg``'s rules give another
-    verdict than the stored one; returns how many documents changed (no commit when none did)."""
-    reasons = verdict_sql(cfg)
-    table = lake.fq(DOCUMENTS.name)
-    changed = spark.sql(f"SELECT count(*) AS n FROM {table} WHERE NOT (drop_reasons <=> {reasons})").first()["n"]
-    if changed:
-        with lake.commit_metadata(run.commit_metadata()):
-            spark.sql(
-                f"UPDATE {table} SET drop_reasons = {reasons}, drop_reason = try_element_at({reasons}, 1), "
-                f"verdict_run_id = '{run.run_id}' WHERE NOT (drop_reasons <=> {reasons})"
-            )
-    return changed
 
 
 def signal_setting_changes(lake, cfg: CurateConfig) -> list[str]:
@@ -458,68 +364,15 @@ def _write_documents(lake, schema, new_docs, per_file, meta, docs_version, repor
         )
 
 
-def _finish(lake, report, cfg, docs, head, timings, meta, t0, step, stages=FUNNEL_STAGES) -> None:
-    """Build the funnel rows from the written documents and the task timings; append them to ``stats``.
-    ``stages``: the funnel stages this job reports (a stage after the curate ones only when it dropped something)."""
-    spark = lake.spark
-    docs_version = lake.version(DOCUMENTS.name)
-    stage_of = reason_stages(cfg)
-    first: Counter = Counter()
-    anyfail: Counter = Counter()
-    if docs is not None:
-        for r in docs.groupBy("drop_reason").count().collect():
-            first[r["drop_reason"]] = r["count"]
-        for r in docs.selectExpr("explode(drop_reasons) AS reason").groupBy("reason").count().collect():
-            anyfail[r["reason"]] = r["count"]
-    seconds: Counter = Counter()
-    done: Counter = Counter()
-    for t in timings:
-        seconds[t["stage"]] += t["seconds"]
-        done[t["stage"]] += t["docs"]
-
-    rows = list(head)
-    remaining = sum(first.values())
-    for stage in stages:
-        reasons = sorted(r for r in first if r is not None and stage_of.get(r, "toxicity") == stage)
-        if stage not in STAGES and len(stages) > 1 and not reasons:
-            continue
-        rows.append((stage, "", "in", remaining))
-        for reason in reasons:
-            rows.append((stage, reason, "errored" if reason in ERROR_REASONS else "dropped", first[reason]))
-            remaining -= first[reason]
-        for reason in sorted(r for r in anyfail if stage_of.get(r, "toxicity") == stage):
-            rows.append((stage, reason, "failed", anyfail[reason]))
-    rows.append(("output", "", "kept", first.get(None, 0)))
-
-    now = datetime.now(UTC)
-    order = {"input": 0, "read": 0, **{s: i + 1 for i, s in enumerate(FUNNEL_STAGES)}, "output": len(FUNNEL_STAGES) + 1}
-    funnel = []
-    for stage, reason, outcome, count in rows:
-        is_total = outcome == "in" and stage in FUNNEL_STAGES
-        secs = round(seconds[stage], 3) if is_total and stage in seconds else None
-        funnel.append(
-            {
-                "run_id": report.run_id,
-                "job": report.job,
-                "stage_order": order[stage],
-                "stage": stage,
-                "reason": reason,
-                "outcome": outcome,
-                "count": int(count),
-                "seconds": secs,
-                "docs_per_s": round(done[stage] / seconds[stage], 1) if secs else None,
-                "documents_version": docs_version,
-                "created_at": now,
-            }
-        )
-    report.stages = {
-        s: {"docs": done[s], "seconds": round(seconds[s], 3), "docs_per_s": round(done[s] / seconds[s], 1)}
-        for s in FUNNEL_STAGES
-        if seconds.get(s)
-    }
-    lake.append(STATS, spark.createDataFrame(funnel, STATS.to_spark()), meta)
-    report.funnel = funnel
-    lake.create_views()
-    report.versions = {t: lake.version(t) for t in (DOCUMENTS.name, INGEST_ERRORS.name, CURATE_FILES.name, STATS.name)}
-    step(None)
-    report.seconds = time.perf_counter() - t0
+def _write_funnel(lake, report: JobReport, cfg: CurateConfig, docs, head, meta: str, timings=()) -> None:
+    """The curate-like jobs' funnel: every curate stage, then classifiers and dedup when they dropped something."""
+    write_funnel(
+        lake,
+        report,
+        docs,
+        head,
+        reason_stage=reason_stages(cfg),
+        error_reasons=ERROR_REASONS,
+        timings=timings,
+        meta=meta,
+    )

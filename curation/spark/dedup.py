@@ -25,16 +25,14 @@ on partitioning or input order.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from curation.curate import CurateConfig
 from curation.dedup.config import DedupConfig
-from curation.dedup.rules import DUPLICATE_REASONS, EXACT_DUPLICATE, NEAR_DUPLICATE
+from curation.dedup.rules import DUPLICATE_REASONS, EXACT_DUPLICATE, NEAR_DUPLICATE, dedup_rules
 from curation.provenance import RunInfo
-from curation.spark.curate import CurateReport, _finish
-from curation.spark.ingest import _Steps
+from curation.spark.stage import write_funnel
+from curation.stage import JobReport
 from schemas import DOCUMENTS, MINHASH_SIGNATURES, STATS, Field, TableSchema
 
 _SIG_OUT = (("doc_id", "string"), ("text_hash", "string"), ("shingles", "int"), ("signature", "binary"))
@@ -212,7 +210,7 @@ def _check_order(cfg: DedupConfig) -> None:
             raise ValueError(f"survivor_order: {key.column!r} is not a column of {DOCUMENTS.name}")
 
 
-def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> CurateReport:
+def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> JobReport:
     """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -220,9 +218,8 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
 
     from curation.spark.components import connected_components
 
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "dedup")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "dedup")
+    step = report.step
     step("prepare")
     _check_order(cfg)
     if not lake.version(DOCUMENTS.name):
@@ -258,7 +255,8 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
         step("write_stats")
         for k in ("signatures_computed", "reused_signatures", "candidate_pairs", "edges", "components_iterations"):
             details[k] = 0
-        _finish(lake, report, CurateConfig(), None, [("input", "", "in", 0)], [], meta, t0, step, stages=("dedup",))
+        _write_funnel(lake, report, None, 0, meta)
+        report.finish()
         return report
 
     step("signatures")
@@ -402,11 +400,21 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
     step("write_stats")
     new_ids = nodes.where("NOT prior").select("doc_id")
     written = lake.read(DOCUMENTS.name).join(new_ids, "doc_id", "left_semi")
-    _finish(lake, report, CurateConfig(), written, [("input", "", "in", n_new)], [], meta, t0, step, stages=("dedup",))
+    _write_funnel(lake, report, written, n_new, meta)
     comp.labels.unpersist()
     nodes.unpersist()
     report.versions[MINHASH_SIGNATURES.name] = lake.version(MINHASH_SIGNATURES.name)
+    report.finish()
     return report
+
+
+def _write_funnel(lake, report: JobReport, written, n_new: int, meta: str) -> None:
+    """Dedup's funnel: the new eligible documents in, the duplicates it marked dropped (they carry no other reason:
+    only documents without one are eligible)."""
+    reasons = {rule.reason: "dedup" for rule in dedup_rules()}
+    write_funnel(
+        lake, report, written, [("input", "", "in", n_new)], reason_stage=reasons, stages=("dedup",), meta=meta
+    )
 
 
 def _merge(lake, updates, run_id: str, meta: str) -> None:

@@ -8,12 +8,13 @@ feeds the progress line.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 
+from curation import funnel
 from curation.config import IngestConfig
 from curation.provenance import RunInfo
+from curation.spark.stage import FileProgress
+from curation.stage import JobReport
 from curation.warc import read_file
 from curation.warc.sources import Source
 from schemas import INGEST_ERRORS, INGEST_FILES, PAGES
@@ -84,42 +85,6 @@ class ReadFiles:
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
-@dataclass
-class IngestReport:
-    """What one ingest run did; ``files`` are the ``ingest_files`` rows it wrote."""
-
-    run_id: str
-    files: list[dict] = field(default_factory=list)
-    versions: dict[str, int | None] = field(default_factory=dict)
-    seconds: float = 0.0
-    read_seconds: float = 0.0
-    errors_by_reason: Counter = field(default_factory=Counter)
-    timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per step (prepare, read, dedupe, write_pages, write_errors, write_files)."""
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def totals(self) -> dict:
-        skipped: Counter = Counter()
-        for f in self.files:
-            skipped.update(f["skipped"])
-        return {
-            "files": len(self.files),
-            "records_in": sum(f["records_in"] for f in self.files),
-            "written": sum(f["written"] for f in self.files),
-            "skipped": dict(skipped),
-            "errored": sum(f["errored"] for f in self.files),
-        }
-
-    def unreconciled(self) -> list[str]:
-        """Files whose counts do not add up (should always be empty)."""
-        return [
-            f["source_file"]
-            for f in self.files
-            if f["records_in"] != f["written"] + sum(f["skipped"].values()) + f["errored"]
-        ]
-
-
 def files_to_skip(lake, sources: list[Source], table: str = INGEST_FILES.name) -> set[str]:
     """Files an earlier run read completely or partially (same size when known), according to the per-file
     table ``table`` (``ingest_files`` / ``curate_files``): reading them again would give the same rows.
@@ -182,18 +147,20 @@ def count_file_rows(file_row: dict, counts, already_reason: str) -> dict:
     return row
 
 
-def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunInfo, progress=None) -> IngestReport:
+def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunInfo, progress=None) -> JobReport:
     """Read ``sources`` into ``pages`` / ``ingest_errors`` / ``ingest_files``, one commit per table.
 
     ``progress``, if given, is called as ``progress(files_done, files_total, records_so_far)`` from a
-    background thread while files are read.
+    background thread while files are read. The report's funnel (records in, skipped and errored by reason, pages
+    written as ``kept``) is built from the file rows and kept in the report (ingest writes no ``stats`` rows);
+    ``details``: ``read_seconds`` and ``errors_by_reason``.
     """
     from pyspark import StorageLevel
     from pyspark.sql import types as T
 
-    t0 = time.perf_counter()
-    report = IngestReport(run.run_id)
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "ingest")
+    step = report.step
+    errors_by_reason: Counter = Counter()
     step("prepare")
     for schema in (PAGES, INGEST_ERRORS, INGEST_FILES):
         lake.ensure(schema)
@@ -236,9 +203,9 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         step("read")
-        with _Progress(sc, len(todo), acc, progress):
+        with FileProgress(sc, len(todo), acc, progress):
             out.count()
-        report.read_seconds = step("dedupe")
+        report.details["read_seconds"] = round(step("dedupe"), 3)
 
         pages = out.where("kind = 'page'").select(*PAGES.names)
         new_pages, per_file = new_by_key(lake, PAGES.name, pages, pages_version)
@@ -258,7 +225,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
         # Errors and file summaries are a few rows per file: one scan fetches both.
         small = out.where("kind <> 'page'").select("kind", "error", "file").collect()
         error_rows = [r["error"].asDict() for r in small if r["kind"] == "error"]
-        report.errors_by_reason = Counter(e["reason"] for e in error_rows)
+        errors_by_reason.update(e["reason"] for e in error_rows)
         if error_rows:
             lake.merge_new(INGEST_ERRORS, spark.createDataFrame(error_rows, INGEST_ERRORS.to_spark()), meta)
 
@@ -275,74 +242,24 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
     if file_rows:
         lake.append(INGEST_FILES, spark.createDataFrame(file_rows, INGEST_FILES.to_spark()), meta)
     report.files = file_rows
+    report.details["errors_by_reason"] = dict(errors_by_reason)
+    report.funnel = file_funnel(report, file_rows)
     report.versions = {name: lake.version(name) for name in (PAGES.name, INGEST_ERRORS.name, INGEST_FILES.name)}
-    step(None)
-    report.seconds = time.perf_counter() - t0
+    report.finish()
     return report
 
 
-class _Steps:
-    """``step("name")`` ends the previous step (returning its seconds) and starts the next."""
-
-    def __init__(self, into: dict[str, float]):
-        self.into = into
-        self.name: str | None = None
-        self.t = time.perf_counter()
-
-    def __call__(self, name: str | None) -> float:
-        now = time.perf_counter()
-        spent = now - self.t
-        if self.name is not None:
-            self.into[self.name] = round(self.into.get(self.name, 0.0) + spent, 3)
-        self.name, self.t = name, now
-        return spent
-
-
-class _Progress:
-    """Polls Spark's status tracker while the read stage runs and reports files done / total."""
-
-    def __init__(self, sc, total: int, acc, callback, every_s: float = 2.0):
-        self.sc = sc
-        self.total = total
-        self.acc = acc
-        self.callback = callback
-        self.every_s = every_s
-        self._stop = None
-        self._thread = None
-
-    def __enter__(self):
-        import threading
-
-        if self.callback is None:
-            return self
-        self._stop = threading.Event()
-        group = f"lakeforge-ingest-{id(self)}"
-        self.sc.setJobGroup(group, "lakeforge ingest: reading WARC files")
-        self._group = group
-
-        def loop():
-            while not self._stop.wait(self.every_s):
-                self.callback(self._files_done(), self.total, self.acc.value)
-
-        self._thread = threading.Thread(target=loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def _files_done(self) -> int:
-        tracker = self.sc.statusTracker()
-        done = 0
-        for job_id in tracker.getJobIdsForGroup(self._group):
-            job = tracker.getJobInfo(job_id)
-            for stage_id in job.stageIds if job else []:
-                stage = tracker.getStageInfo(stage_id)
-                if stage and stage.numTasks == self.total:
-                    done = max(done, stage.numCompletedTasks)
-        return done
-
-    def __exit__(self, *exc):
-        if self._stop is not None:
-            self._stop.set()
-            self._thread.join()
-            self.callback(self.total if exc[0] is None else self._files_done(), self.total, self.acc.value)
-            self.sc.setLocalProperty("spark.jobGroup.id", None)
-        return False
+def file_funnel(report: JobReport, file_rows: list[dict]) -> list[dict]:
+    """The funnel of a job that writes what it reads (no stages): records in, skipped and errored by reason in
+    ``read``, the rows written as ``kept``."""
+    skipped: Counter = Counter()
+    for f in file_rows:
+        skipped.update(f["skipped"])
+    errored = report.details.get("errors_by_reason") or {}
+    head = [("input", "", "in", sum(f["records_in"] for f in file_rows))]
+    head += [("read", reason, "skipped", n) for reason, n in sorted(skipped.items())]
+    head += [("read", reason, "errored", n) for reason, n in sorted(errored.items())]
+    written = sum(f["written"] for f in file_rows)
+    return funnel.funnel_rows(
+        run_id=report.run_id, job=report.job, head=head, first={None: written}, failed={}, reason_stage={}, stages=()
+    )

@@ -18,14 +18,16 @@ from pathlib import Path
 from curation.config import config_hash, load, to_dict
 from curation.provenance import RunInfo
 from curation.spark.tokenize import TokenizeReport, run_tokenize
+from curation.stage import JobReport
 from curation.tokenize.config import TokenizeConfig
 from curation.tokenize.mixture import Blend, Mixture, ShardSet, pin
 from schemas import MIXTURES, TOKEN_SHARDS
 
 
-@dataclass
-class MixReport:
-    run_id: str
+@dataclass(kw_only=True)
+class MixReport(JobReport):
+    """What one ``mix`` run did: the pinned blend and the shard sets it tokenized or found."""
+
     name: str
     mixture_id: str = ""
     path: str = ""
@@ -122,7 +124,13 @@ def run_mix(spark, lake, mixture: Mixture, run: RunInfo, out: str | None = None,
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)
-    report = MixReport(run.run_id, mixture.name, mixture_id, str(Path(out).resolve()) if out else str(path))
+    report = MixReport(
+        run_id=run.run_id,
+        job="mix",
+        name=mixture.name,
+        mixture_id=mixture_id,
+        path=str(Path(out).resolve()) if out else str(path),
+    )
     report.tokenized = [
         {"component": r.name, "shard_set_id": r.shard_set_id, "noop": r.noop, "tokens": r.tokens} for r in reports
     ]

@@ -12,14 +12,12 @@ adds nothing. The signals are null (no rule fails on a missing signal); ``lakefo
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.curate import CurateConfig
 from curation.provenance import RunInfo
-from curation.spark.curate import CurateReport, _finish
-from curation.spark.ingest import _Steps
+from curation.spark.stage import write_funnel
+from curation.stage import JobReport
 from schemas import DOCUMENTS, INGEST_ERRORS, STATS
 
 JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
@@ -54,14 +52,13 @@ def _is_json(path: str) -> bool:
     return path.lower().endswith(JSON_SUFFIXES)
 
 
-def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: RunInfo) -> CurateReport:
+def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: RunInfo) -> JobReport:
     """Append the documents of ``inputs`` (files) that ``documents`` does not hold yet; quarantine bad lines."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    t0 = time.perf_counter()
-    report = CurateReport(run.run_id, "import")
-    step = _Steps(report.timings)
+    report = JobReport(run.run_id, "import")
+    step = report.step
     step("prepare")
     missing = [p for p in inputs if not Path(p).exists()]
     if missing:
@@ -168,6 +165,8 @@ def run_import_text(spark, lake, inputs: list[str], cfg: TextImportConfig, run: 
     head += [("read", r["reason"], "errored", r["count"]) for r in errors.groupBy("reason").count().collect()]
     if already:
         head.append(("read", "already_imported_or_repeated", "skipped", already))
-    _finish(lake, report, CurateConfig(), new if written else None, head, [], meta, t0, step, stages=())
+    # Imported documents carry no drop reason (no rule has run on them): any reason would be an error.
+    write_funnel(lake, report, new if written else None, head, reason_stage={}, stages=(), meta=meta)
     records.unpersist()
+    report.finish()
     return report

@@ -28,13 +28,14 @@ import json
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from curation.provenance import RunInfo
+from curation.stage import JobReport
 from curation.tokenize import tokenizer as toks
 from curation.tokenize.config import FORMAT_VERSION, TokenizeConfig, check_name
 from curation.tokenize.indexed import ShardWriter, shard_exists
@@ -43,11 +44,10 @@ from schemas import TOKEN_DOCUMENTS, TOKEN_SHARDS
 SHARD_NAME = "shard-{:05d}"
 
 
-@dataclass
-class TokenizeReport:
+@dataclass(kw_only=True)
+class TokenizeReport(JobReport):
     """What one ``tokenize`` run did; ``records_in = documents + rejected + errored``."""
 
-    run_id: str
     name: str
     shard_set_id: str
     noop: bool = False
@@ -64,8 +64,6 @@ class TokenizeReport:
     source: str = ""
     source_version: int = 0
     dtype: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
 
     def unreconciled(self) -> str | None:
         if self.records_in != self.documents + self.rejected + self.errored:
@@ -76,7 +74,15 @@ class TokenizeReport:
         return None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        mine = {f.name for f in fields(TokenizeReport)} - {f.name for f in fields(JobReport)}
+        return (
+            {"run_id": self.run_id}
+            | {k: v for k, v in asdict(self).items() if k in mine}
+            | {
+                "timings": self.timings,
+                "seconds": self.seconds,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -416,9 +422,10 @@ def run_tokenize(
     root = output_root(lake, cfg)
     final = root / name / set_id
     report = TokenizeReport(
-        run.run_id,
-        name,
-        set_id,
+        run_id=run.run_id,
+        job="tokenize",
+        name=name,
+        shard_set_id=set_id,
         records_in=p.records_in,
         num_shards=p.num_shards,
         path=str(final),

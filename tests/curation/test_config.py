@@ -72,3 +72,28 @@ def test_nested_sections_and_set_overrides():
         load(CurateConfig, {"gopher_quality": {"min_words": 3}})
     with pytest.raises(ValueError, match="n-gram sizes"):
         load(CurateConfig, {"gopher_repetition": {"top_n_grams": [[5, 0.1]]}})
+
+
+def test_renamed_setting_is_read_with_one_deprecation_line(caplog):
+    """``gopher_quality.max_non_alpha_words_ratio`` was a minimum under a "max" name: it is ``min_alpha_words_ratio``
+    now; the old key still works, says so in one line, and may not be given beside the new one."""
+    from curation.config import load_settings
+    from curation.curate import CurateConfig
+
+    with caplog.at_level("WARNING", logger="lakeforge.config"):
+        cfg = load_settings(CurateConfig, None, ["gopher_quality.max_non_alpha_words_ratio=0.5"])
+    assert cfg.gopher_quality.min_alpha_words_ratio == 0.5
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "max_non_alpha_words_ratio is deprecated" in lines[0] and "\n" not in lines[0]
+    assert (
+        load_settings(
+            CurateConfig, None, ["gopher_quality.min_alpha_words_ratio=0.4"]
+        ).gopher_quality.min_alpha_words_ratio
+        == 0.4
+    )
+    with pytest.raises(ValueError, match="give only min_alpha_words_ratio"):
+        load_settings(
+            CurateConfig,
+            None,
+            ["gopher_quality.max_non_alpha_words_ratio=0.5", "gopher_quality.min_alpha_words_ratio=0.4"],
+        )

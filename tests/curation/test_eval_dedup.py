@@ -361,7 +361,7 @@ def test_cli_build_and_evaluate(shared_data, tmp_path, capsys):
     assert report["corpus"]["docs"] == len(docs)
     assert [r["method"] for r in report["results"]] == [*methods, "reference"]
     assert "num_perm=64" in report["results"][-1]["settings"]
-    assert report["results"][3]["pair_scores"]["predicted"] >= 0
+    assert report["results"][3]["pair_scores"]["predicted"] > 0  # the corpus has near duplicates by construction
     assert all(0.0 <= r["decisions"]["precision"] <= 1.0 for r in report["results"])
     assert all("dup_of" not in r["info"] for r in report["results"])
 

@@ -18,7 +18,7 @@ from curation.dedup.lsh import band_keys, banding, detection_probability, optima
 from curation.dedup.minhash import EMPTY, MinHasher, estimated_jaccard, sha1_hash32
 from curation.dedup.text import jaccard, normalize, shingle_set, shingle_spans, shingles, text_hash, words
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _articles(shared_data: Path, n: int = 40, min_chars: int = 1500) -> list[str]:

@@ -39,8 +39,8 @@ def test_ingest_every_shared_warc(spark, lake, warc_dir):
     t = report.totals
     assert t["files"] == 13
     assert t["written"] == EXPECTED_PAGES
-    assert report.errors_by_reason == {"truncated_gzip": 1}
-    assert reconciles(report.files) and not report.unreconciled()
+    assert report.details["errors_by_reason"] == {"truncated_gzip": 1}
+    assert reconciles(report.files) and report.unreconciled() is None
     assert t["records_in"] == t["written"] + sum(t["skipped"].values()) + t["errored"]
 
     pages = spark.table("lakeforge.pages")
@@ -133,7 +133,7 @@ def test_bad_inputs_finish_reconcile_and_are_quarantined(spark, lake, warc_dir, 
         warc_dir / "resiliparse" / "clueweb-quirk.warc.gz",
     ]
     report = ingest(spark, lake, inputs, cfg)
-    assert not report.unreconciled()
+    assert report.unreconciled() is None
     by_file = {f["source_file"]: f for f in report.files}
     assert len(by_file) == len(inputs)
     errors = spark.table("ingest_errors").collect()
@@ -164,10 +164,10 @@ def test_http_urls_and_paths_lists(spark, lake, warc_dir, tmp_path):
         cfg = IngestConfig(paths_base=base, http_retries=1, http_timeout_s=5)
         report = ingest(spark, lake, [f"{base}warc.paths.gz"], cfg)
     assert report.totals["written"] == 17
-    assert report.errors_by_reason == {"http_404": 1}
+    assert report.details["errors_by_reason"] == {"http_404": 1}
     urls = {r["source_file"] for r in spark.table("pages").select("source_file").distinct().collect()}
     assert urls == {f"{base}crawl-data/one.warc.gz", f"{base}crawl-data/two.warc.gz"}
-    assert not report.unreconciled()
+    assert report.unreconciled() is None
 
 
 def test_rows_point_back_at_their_raw_records(spark, lake, warc_dir):

@@ -20,7 +20,7 @@ from curation.tokenize import tokenizer as toks
 from curation.tokenize.config import TokenizeConfig, check_name
 from curation.tokenize.indexed import ShardWriter, index_bytes, read_documents, read_index, shard_exists
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The pattern tiktoken's "gpt2" encoding splits text with before BPE (openai/tiktoken, tiktoken_ext/openai_public.py).
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 SCRIPTS = ("en", "de", "ru", "el", "ar", "he", "hi", "zh", "ja", "ko", "th")

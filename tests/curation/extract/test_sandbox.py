@@ -198,7 +198,7 @@ def test_child_does_not_outlive_its_parent(tmp_path, how):
         time.sleep(60)
         """
     )
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=repo)
     try:
         child = int(parent.stdout.readline())
