@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from difflib import get_close_matches
 from importlib import import_module
 
 # subcommand → (module, main function, parser function, one-line help)
@@ -49,22 +50,28 @@ def usage() -> str:
     lines = ["usage: lakeforge SUBCOMMAND [options]   (lakeforge SUBCOMMAND --help for each)", "", "subcommands:"]
     lines += [f"  {name:<11} {spec[3]}" for name, spec in COMMANDS.items()]
     lines += ["", "Common options: --lakehouse DIR (default ./lakehouse), --master URL (default local[*]), --conf k=v"]
+    lines += ["Errors print one line; lakeforge --debug SUBCOMMAND … (or --debug among its options) adds a traceback."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    debug = False
+    while argv and argv[0] == "--debug":
+        debug, argv = True, argv[1:]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"lakeforge: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        close = get_close_matches(name, COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"lakeforge: error: unknown subcommand {name!r} ({hint}lakeforge --help lists them)", file=sys.stderr)
         return 2
     module, fn, _, _ = COMMANDS[name]
     from jobs.common import run_main
 
-    return run_main(getattr(import_module(module), fn), rest)
+    return run_main(getattr(import_module(module), fn), rest, debug=debug)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from jobs.common import JobError, Parser
+
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
 
@@ -25,7 +27,7 @@ def spark_home() -> Path:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lakeforge cluster", description=__doc__.splitlines()[0])
+    p = Parser(prog="lakeforge cluster", description=__doc__.splitlines()[0])
     p.add_argument("action", choices=("start", "stop", "status"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7077, help="master port (0 = pick a free one)")
@@ -60,7 +62,7 @@ def _env(state: Path) -> dict:
 def _daemon(state: Path, action: str, cls: str, *args: str) -> None:
     script = spark_home() / "sbin" / "spark-daemon.sh"
     if not script.exists():
-        raise SystemExit(f"lakeforge: error: {script} not found: is pyspark installed?")
+        raise JobError(f"{script} not found: is pyspark installed?")
     subprocess.run(
         ["bash", str(script), action, cls, "1", *args], env=_env(state), check=True, stdout=subprocess.DEVNULL
     )
@@ -86,7 +88,7 @@ def start(host: str, port: int, cores: int, memory: str, state_dir: str, webui_p
     ui = webui_port or _free_port(host)
     _daemon(state, "start", MASTER, "--host", host, "--port", str(port), "--webui-port", str(ui))
     if not _wait_port(host, port):
-        raise SystemExit(f"lakeforge: error: master did not open {host}:{port}; see {state / 'logs'}")
+        raise JobError(f"master did not open {host}:{port}; see {state / 'logs'}")
     url = f"spark://{host}:{port}"
     _daemon(
         state,
@@ -103,7 +105,7 @@ def start(host: str, port: int, cores: int, memory: str, state_dir: str, webui_p
         url,
     )
     if not _wait_worker(state, timeout=90):
-        raise SystemExit(f"lakeforge: error: the worker did not register with {url}; see {state / 'logs'}")
+        raise JobError(f"the worker did not register with {url}; see {state / 'logs'}")
     (state / "master-url").write_text(url)
     return url
 
@@ -142,7 +144,3 @@ def main(argv=None) -> int:
         f = Path(args.state_dir) / "master-url"
         print(f.read_text() if f.exists() else "not running")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

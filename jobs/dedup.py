@@ -1,4 +1,4 @@
-"""``lakeforge dedup`` / ``spark-submit jobs/dedup.py``: mark exact and near duplicates in ``documents``.
+"""``lakeforge dedup``: mark exact and near duplicates in ``documents``.
 
 Arguments → DedupConfig (``--config`` YAML, then ``--set key=value``) → curation.spark.dedup → a new ``documents``
 version (dedup columns and ``exact_duplicate`` / ``near_duplicate`` verdicts), ``minhash_signatures`` and ``stats``.
@@ -7,20 +7,13 @@ version (dedup columns and ``exact_duplicate`` / ``near_duplicate`` verdicts), `
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from curation.config import load_settings  # noqa: E402
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
-from jobs.curate import summary  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import Parser, add_session_args, log, print_report, start_run
+from jobs.render import dedup_summary
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge dedup",
         description="Find exact duplicates (same normalized text) and near duplicates (MinHash LSH over word "
         "5-gram shingles, verified by true Jaccard) among the kept documents, pick one survivor per cluster, and "
@@ -47,42 +40,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def dedup_config(args: argparse.Namespace):
-    from curation.dedup.config import DedupConfig
-
-    return load_settings(DedupConfig, args.config, args.set)
-
-
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    cfg = dedup_config(args)
-
+    from curation.config import load_settings
+    from curation.dedup.config import DedupConfig
     from curation.spark.dedup import run_dedup
 
+    args = parser().parse_args(argv)
+    cfg = load_settings(DedupConfig, args.config, args.set)
     spark, lake, run, start_s = start_run(args, "dedup", cfg)
-    _log(f"run {run.run_id}: {'full' if args.full else 'incremental'} dedup of {lake.fq('documents')} in {lake.root}")
-    _log(cfg.banding.describe())
+    log(f"run {run.run_id}: {'full' if args.full else 'incremental'} dedup of {lake.fq('documents')} in {lake.root}")
+    log(cfg.banding.describe())
     report = run_dedup(spark, lake, cfg, run, full=args.full)
     return print_report(args, report, start_s, dedup_summary(report))
-
-
-def dedup_summary(report) -> str:
-    d = report.details
-    lines = [summary(report).rstrip().rsplit("\n", 1)[0]]
-    lines.append(f"  documents   {d.get('new', 0):,} new, {d.get('prior', 0):,} earlier survivors/unique ({d['mode']})")
-    lines.append(
-        f"  signatures  {d.get('signatures_computed', 0):,} computed, {d.get('reused_signatures', 0):,} reused"
-    )
-    lines.append(f"  lsh         {d['banding']}")
-    if "candidate_pairs" in d:
-        lines.append(f"  candidates  {d['candidate_pairs']:,} pairs; {d.get('edges', 0):,} edges after verification")
-    lines.append(f"  components  {d.get('components_iterations', 0)} rounds")
-    lines.append(
-        '  next        lakeforge sql "SELECT doc_id, url, dup_of, dup_similarity FROM documents '
-        'WHERE dup_of IS NOT NULL ORDER BY dup_similarity LIMIT 20"'
-    )
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))

@@ -8,19 +8,22 @@ this way; the job names any that differ from the ones the signals were computed 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
-from jobs.curate import add_config_args, curate_config, resolve, summary  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import (
+    Parser,
+    add_config_args,
+    add_session_args,
+    curate_config,
+    log,
+    print_report,
+    resolve_classifiers,
+    start_run,
+)
+from jobs.render import filter_summary
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge filter",
         description="Re-apply filter thresholds (--config YAML, --set overrides) to the signals stored in "
         "`documents`, writing the new verdicts as a new table version. Earlier versions stay readable.",
@@ -31,18 +34,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    cfg = curate_config(args)
-
     from curation.spark.curate import run_filter
 
+    args = parser().parse_args(argv)
+    cfg = curate_config(args)
     spark, lake, run, start_s = start_run(args, "filter", cfg)
-    cfg = resolve(lake, cfg, run)
-    _log(f"run {run.run_id}: new thresholds over {lake.fq('documents')} in {lake.root}")
+    cfg = resolve_classifiers(lake, cfg, run)
+    log(f"run {run.run_id}: new thresholds over {lake.fq('documents')} in {lake.root}")
     report = run_filter(spark, lake, cfg, run)
-    text = summary(report) + f"\n  changed     {report.changed:,} document(s) changed verdict"
-    return print_report(args, report, start_s, text)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
+    return print_report(args, report, start_s, filter_summary(report))

@@ -7,24 +7,18 @@ id), bad lines to ``ingest_errors``, the funnel to ``stats``.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from jobs.common import add_session_args, print_report, run_main, start_run  # noqa: E402
-from jobs.curate import summary  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import Parser, add_session_args, log, paths_arg, print_report, start_run
+from jobs.render import curate_summary
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge import-text",
         description="Load JSON Lines (one document per line) or plain text files (one document per file) into "
         "`documents`, with lineage to the file and record id. Importing the same file again adds nothing.",
     )
-    p.add_argument("--input", "-i", action="append", default=[], required=True, metavar="FILE", help="repeatable")
+    paths_arg(p, "--input", "-i", required=True, metavar="FILE", help="several after one flag, or the flag repeated")
     p.add_argument("--id-field", default="id", help="JSON field with the record id (default: id)")
     p.add_argument("--text-field", default="text", help="JSON field with the text (default: text)")
     p.add_argument("--url-field", default="url", help="JSON field with a URL, if any (default: url)")
@@ -46,10 +40,6 @@ def main(argv=None) -> int:
 
     cfg = TextImportConfig(args.id_field, args.text_field, args.url_field or None, args.split)
     spark, lake, run, start_s = start_run(args, "import", cfg, inputs=list(args.input))
-    _log(f"run {run.run_id}: {len(args.input)} file(s) → {lake.fq('documents')} in {lake.root}")
+    log(f"run {run.run_id}: {len(args.input)} file(s) → {lake.fq('documents')} in {lake.root}")
     report = run_import_text(spark, lake, args.input, cfg, run)
-    return print_report(args, report, start_s, summary(report))
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
+    return print_report(args, report, start_s, curate_summary(report))

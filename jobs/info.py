@@ -7,9 +7,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from jobs.common import Parser
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lakeforge info", description=__doc__.splitlines()[0])
+    p = Parser(prog="lakeforge info", description=__doc__.splitlines()[0])
     p.add_argument("--delta-package", action="store_true", help="print only the Delta Maven coordinate")
     return p
 
@@ -28,12 +30,9 @@ def main(argv=None) -> int:
         print(f"{pkg:<13} {metadata.version(pkg)}")
     print(f"python        {sys.executable}")
     print(f"delta package {delta_package()}")
-    print("\nOn a Spark standalone cluster (package installed in the same venv path on every node):")
+    print("\nOn a Spark cluster (lakeforge installed in the same venv path on every node; otherwise add")
+    print("--py-files with a wheel of it, see jobs/submit.py), any subcommand through the one launcher:")
     print(f"  spark-submit --master spark://HOST:7077 --packages {delta_package()} \\")
     print(f"    --conf spark.pyspark.python={sys.executable} \\")
-    print(f"    {jobs / 'ingest.py'} --input 'warc.paths.gz' --lakehouse /shared/lakehouse")
+    print(f"    {jobs / 'submit.py'} ingest --input 'warc.paths.gz' --lakehouse /shared/lakehouse")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,11 +15,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from jobs.common import JobError, add_session_args, is_tty, open_lakehouse, run_main  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import JobError, add_session_args, is_tty, open_lakehouse, run_main
+from jobs.ingest import _log
 
 
 def parser() -> argparse.ArgumentParser:

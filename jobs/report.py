@@ -7,20 +7,15 @@ curation.report.write_report (figures, ``index.html``). Prints the path of ``ind
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make `jobs` importable as a package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, log, open_lakehouse
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge report",
         description="Write a self-contained HTML report (index.html, figures embedded, opens offline) with PNG "
         "figures: the curation funnel, languages, quality signals with their thresholds, classifier scores, "
@@ -61,7 +56,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     spark, lake = open_lakehouse(args, "lakeforge-report", quick_jit=True)
-    _log(f"collecting from {lake.root}")
+    log(f"collecting from {lake.root}")
     data = collect(
         spark, lake, pipeline_run_id=args.run, train_dir=args.train_dir, title=args.title, max_clusters=args.clusters
     )
@@ -69,13 +64,9 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else Path("reports") / name
     index = write_report(data, out)
     absent = [s for s in SECTIONS if not getattr(data, s)]
-    _log(
+    log(
         f"report written in {time.perf_counter() - t0:.1f}s"
         + (f"; not available: {', '.join(absent)} (the page says why)" if absent else "")
     )
     print(index.resolve())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))

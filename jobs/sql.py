@@ -1,5 +1,11 @@
 """``lakeforge sql``: SQL against the lakehouse catalog, read-only unless ``--write``.
 
+Read-only: :func:`curation.sql.refusal` refuses, before Spark starts, every statement that is not a query, a
+description or a plan, the functions that call Java methods (``reflect``, ``java_method``, ``try_reflect``) and
+script transforms (``TRANSFORM … USING 'command'``); the session also loses those functions, so a name the guard
+cannot see (``IDENTIFIER('reflect')``) does not resolve. Queries of files by path (``delta.`/path```) only read and
+are allowed. ``--write`` runs any statement Spark accepts.
+
 Time travel: ``SELECT … FROM pages VERSION AS OF 3`` / ``TIMESTAMP AS OF '2026-11-22 10:00'``;
 history: ``DESCRIBE HISTORY pages``.
 """
@@ -10,15 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from curation.sql import format_csv, format_json, format_table, statements, write_reason  # noqa: E402
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main  # noqa: E402
+from curation.sql import REFUSED_FUNCTIONS, format_csv, format_json, format_table, refusal, statements
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge sql",
         description="Run SQL against the lakehouse (tables by name, e.g. pages or lakeforge.pages). "
         'Examples: "SELECT count(*) AS n FROM pages"; "DESCRIBE HISTORY pages"; '
@@ -51,21 +54,15 @@ def main(argv=None) -> int:
         text = sys.stdin.read()
     else:
         text = args.query
-    reason = write_reason(text)
-    if reason and not args.write:
-        raise JobError(
-            f"refusing to run a statement that starts with or contains {reason}: "
-            "lakeforge sql is read-only unless --write is given"
-        )
+    reason = None if args.write else refusal(text)
+    if reason:
+        raise JobError(f"refusing {reason}: lakeforge sql only reads unless --write is given")
     spark, _ = open_lakehouse(args, "lakeforge-sql", quick_jit=True)
-    from pyspark.errors import PySparkException
-
+    if not args.write:
+        drop_functions(spark, REFUSED_FUNCTIONS)
     result = None
-    try:
-        for stmt in statements(text):
-            result = spark.sql(stmt)
-    except PySparkException as e:
-        raise JobError(_first_line(e)) from None
+    for stmt in statements(text):
+        result = spark.sql(stmt)  # a Spark error is one line: jobs.common.run_main
     if result is None:
         return 0
     rows = result.limit(args.limit).collect() if args.limit else result.collect()
@@ -82,10 +79,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
+def drop_functions(spark, names) -> None:
+    """Remove built-in functions from this session's function registry (its own copy of Spark's: other sessions
+    keep them)."""
+    registry = spark._jsparkSession.sessionState().functionRegistry()
+    functions = registry.listFunction().iterator()
+    while functions.hasNext():
+        f = functions.next()
+        if f.funcName() in names:
+            registry.dropFunction(f)

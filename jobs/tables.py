@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from curation.sql import format_json, format_table
-from jobs.common import JobError, add_session_args, open_lakehouse, run_main
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse
 
 
 def tables_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lakeforge tables", description="List the lakehouse's tables with their latest version."
-    )
+    p = Parser(prog="lakeforge tables", description="List the lakehouse's tables with their latest version.")
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_session_args(p)
     return p
 
 
 def history_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge history",
         description="A table's Delta versions with the run that made each (run id, config hash, code version).",
     )
@@ -71,7 +68,3 @@ def history_main(argv=None) -> int:
     cols = ["version", "timestamp", "operation", "rows_added", "run_id", "config_hash", "code_version"]
     print(format_json(cols, rows) if args.format == "json" else format_table(cols, rows, None))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(tables_main))

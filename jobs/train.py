@@ -13,14 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from jobs.common import JobError, run_main  # noqa: E402
+from jobs.common import JobError, Parser
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge train",
         description="Train a GPT with Megatron-Core on a pinned blend (tensor and pipeline parallel sizes from the "
         "config; data parallel = processes / (TP x PP)). Runs torchrun on this machine.",
@@ -86,7 +83,3 @@ def main(argv=None) -> int:
     cmd = command(args)
     print("[lakeforge] " + " ".join(cmd), file=sys.stderr, flush=True)
     return subprocess.call(cmd)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))

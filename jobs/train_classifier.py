@@ -1,5 +1,5 @@
-"""``lakeforge train-classifier`` / ``spark-submit jobs/train_classifier.py``: labelled data → a fastText classifier,
-its metrics on a held-out split, and a new version in the ``models`` table.
+"""``lakeforge train-classifier``: labelled data → a fastText classifier, its metrics on a held-out split, and a
+new version in the ``models`` table.
 
 Arguments → TrainClassifierConfig (``--config`` YAML, flags, ``--set``) → curation.spark.classify → ``models``.
 """
@@ -7,19 +7,14 @@ Arguments → TrainClassifierConfig (``--config`` YAML, flags, ``--set``) → cu
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import json
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from curation.config import read_settings, set_path  # noqa: E402
-from jobs.common import JobError, add_session_args, run_main, start_run  # noqa: E402
-from jobs.ingest import _log  # noqa: E402
+from jobs.common import JobError, Parser, add_session_args, log, print_report, start_run
+from jobs.render import format_train_report
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge train-classifier",
         description="Train a fastText classifier from a labelled file (CSV/TSV/JSONL/Parquet) or from two SQL queries "
         "over the lakehouse (positives, negatives), report precision/recall/F1 on a held-out split, and register it "
@@ -56,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
 
 def train_config(args: argparse.Namespace):
     from curation.classify.source import TrainClassifierConfig
-    from curation.config import load
+    from curation.config import load, read_settings, set_path
 
     data = read_settings(args.config)
     flags = {
@@ -75,12 +70,8 @@ def train_config(args: argparse.Namespace):
         "model.target": args.target,
     }
     for key, value in flags.items():
-        if value is not None:
-            node = data
-            *parents, leaf = key.split(".")
-            for k in parents:
-                node = node.setdefault(k, {})
-            node[leaf] = value
+        if value is not None:  # JSON is YAML: set_path reads the value back as it is
+            set_path(data, f"{key}={json.dumps(value)}")
     if args.labels is not None and (data.get("input") or {}).get("positive_sql") is not None:
         data["input"].pop("positive_sql", None)
         data["input"].pop("negative_sql", None)
@@ -96,24 +87,12 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def main(argv=None) -> int:
-    import json
+    from curation.spark.classify import run_train_classifier
 
     args = parser().parse_args(argv)
     cfg = train_config(args)
-
-    from curation.spark.classify import format_train_report, run_train_classifier
-
-    inputs = [cfg.input.labels] if cfg.input.labels else []
-    spark, lake, run, start_s = start_run(args, "train-classifier", cfg, inputs=inputs or ["sql"])
-    _log(f"run {run.run_id}: training {cfg.name!r} → {lake.fq('models')} in {lake.root}")
+    inputs = [cfg.input.labels] if cfg.input.labels else ["sql"]
+    spark, lake, run, start_s = start_run(args, "train-classifier", cfg, inputs=inputs)
+    log(f"run {run.run_id}: training {cfg.name!r} → {lake.fq('models')} in {lake.root}")
     report = run_train_classifier(spark, lake, cfg, run)
-    if args.format == "json":
-        print(json.dumps(report.to_json() | {"spark_start_seconds": round(start_s, 3)}, default=str))
-    else:
-        print(format_train_report(report, cfg.model))
-        print(f"  next        add `classifiers: {{{cfg.name}: {{}}}}` to the curate config, then lakeforge classify")
-    return 0 if report.unreconciled() is None else 3
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
+    return print_report(args, report, start_s, format_train_report(report, cfg.name))

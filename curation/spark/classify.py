@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from curation.classify import train as tr
-from curation.classify.metrics import format_classes
 from curation.classify.model import ModelRef, file_sha256
 from curation.classify.rules import ClassifierRule, model_column, reason_of, resolved, score_column
 from curation.classify.source import TrainClassifierConfig, TrainingInput
@@ -324,31 +323,6 @@ def run_train_classifier(spark, lake, cfg: TrainClassifierConfig, run: RunInfo) 
 def _brief(m: dict) -> dict:
     """A baseline's figures without its sweep."""
     return {k: v for k, v in m.items() if k != "sweep"}
-
-
-def format_train_report(report: TrainReport, settings: tr.ClassifierSettings) -> str:
-    m = report.metrics
-    lines = [
-        f"  model       {report.model_id}  ({'new' if report.created else 'registered before: same data, settings'})",
-        f"  file        {report.row.get('path')}",
-        "  examples    "
-        + ", ".join(
-            f"{s} {report.counts[s]['positive']:,}+/{report.counts[s]['negative']:,}-"
-            for s in tr.SPLITS
-            if report.counts
-        )
-        + (f"  (fitted on {report.counts['train']['fitted']:,})" if report.counts else ""),
-    ]
-    if report.counts and report.counts.get("rejected"):
-        lines.append("  rejected    " + ", ".join(f"{k} {v:,}" for k, v in report.counts["rejected"].items()))
-    lines.append(f"  threshold   {m['threshold']:.2f}  (best {m['target']} on the validation split)")
-    lines.append(format_classes(m["validation"], "  validation, at the operating threshold:"))
-    lines.append(format_classes(m["test"], "  test (held out), at the operating threshold:"))
-    if m["test"].get("roc_auc") is not None:
-        lines.append(f"  test ROC AUC {m['test']['roc_auc']:.4f}")
-    if report.baseline:
-        lines.append(format_classes(report.baseline["test"]["at_0.5"], "  untuned fastText baseline, test, argmax:"))
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A real Spark standalone cluster: master + worker on 127.0.0.1, the ingest sent with spark-submit."""
+"""A real Spark standalone cluster: master + worker on 127.0.0.1, the ingest sent with spark-submit through the one
+launcher, jobs/submit.py (lakeforge is pip-installed in this venv: no path edits)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def test_spark_submit_ingest_on_standalone_cluster(standalone, shared_data, tmp_
         "--conf", f"spark.jars.ivySettings={IVY_SETTINGS}",
         "--conf", f"spark.pyspark.python={sys.executable}",
         "--executor-memory", "1g",
-        str(REPO / "jobs" / "ingest.py"),
+        str(REPO / "jobs" / "submit.py"),
+        "ingest",
         "--input", str(shared_data / "warc" / "resiliparse"),
         "--lakehouse", str(lakehouse),
     ]  # fmt: skip

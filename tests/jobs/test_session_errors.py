@@ -22,6 +22,35 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("lakeforge: error:")]
 
 
+# The JVM prints this itself, at start-up, for the --add-modules=jdk.incubator.vector that Spark's launcher always
+# adds (org.apache.spark.launcher.JavaModuleOptions); no JVM option turns it off.
+JVM_BANNER = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+def stderr_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line != JVM_BANNER]
+
+
+def test_read_only_sql_refuses_java_methods_before_spark_starts(tmp_path):
+    out = lakeforge(["sql", "SELECT reflect('java.lang.System', 'exit', 1)"], None, tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        "lakeforge: error: refusing reflect(): lakeforge sql only reads unless --write is given"
+    ]
+    assert not (tmp_path / "lakehouse").exists()  # no session was started
+
+
+def test_a_sql_mistake_prints_sparks_message_once(tmp_path):
+    # PySpark logs every analysis error as a ~6 KB JSON line on stderr (its SQLQueryContextLogger): not here.
+    out = lakeforge(["sql", "SELECT nonexistent_col FROM range(3)"], None, tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    [line] = stderr_lines(out.stderr)
+    assert line.startswith(
+        "lakeforge: error: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name "
+        "`nonexistent_col` cannot be resolved."
+    ), out.stderr[-2000:]
+
+
 def test_missing_java(tmp_path):
     # A PATH with every usual tool except java (and no JAVA_HOME).
     tools = tmp_path / "bin"

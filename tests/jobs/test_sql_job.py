@@ -57,8 +57,8 @@ def test_table_and_csv_formats(capsys, lakehouse):
 
 def test_writes_need_the_flag(capsys, lakehouse):
     code, out, err = sql(capsys, lakehouse, "DELETE FROM pages")
-    assert code == 2 and "read-only" in err and out == ""
-    code, _, _ = sql(capsys, lakehouse, "--format", "json", "SELECT count(*) AS n FROM pages")
+    assert code == 2 and out == ""
+    assert err == "lakeforge: error: refusing DELETE: lakeforge sql only reads unless --write is given\n"
     code, out, _ = sql(capsys, lakehouse, "--write", "DELETE FROM pages WHERE http_status <> 200")
     assert code == 0
     code, out, _ = sql(
@@ -69,8 +69,36 @@ def test_writes_need_the_flag(capsys, lakehouse):
 
 def test_bad_sql_is_one_line(capsys, lakehouse):
     code, out, err = sql(capsys, lakehouse, "SELECT nope FROM pages")
-    ours = [line for line in err.splitlines() if line.startswith("lakeforge: error:")]
-    assert code == 2 and len(ours) == 1 and "nope" in ours[0]
+    assert code == 2 and out == "" and err.startswith("lakeforge: error: [UNRESOLVED_COLUMN") and "nope" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.fixture
+def empty(spark, tmp_path):
+    return ["--lakehouse", str(tmp_path / "lh"), "--master", "local[2]"]
+
+
+def test_java_methods_are_refused_and_the_jvm_is_unharmed(capsys, empty):
+    code, out, err = sql(capsys, empty, "SELECT reflect('java.lang.System', 'exit', 1)")
+    assert code == 2 and out == ""
+    assert err == "lakeforge: error: refusing reflect(): lakeforge sql only reads unless --write is given\n"
+    # A name the guard cannot see does not resolve either: the read-only session has no such function. (Were it
+    # called, System.exit would end this test run's JVM.)
+    for hidden in ("IDENTIFIER('reflect')", "IDENTIFIER('java_' || 'method')", "IDENTIFIER('try_reflect')"):
+        code, out, err = sql(capsys, empty, f"SELECT {hidden}('java.lang.System', 'exit', 1)")
+        assert code == 2 and out == "" and len(err.splitlines()) == 1
+        assert err.startswith("lakeforge: error: [UNRESOLVED_ROUTINE] Cannot resolve routine"), err
+    code, out, _ = sql(capsys, empty, "--format", "json", "SELECT count(*) AS n FROM range(7)")
+    assert code == 0 and json.loads(out) == [{"n": 7}]
+
+
+def test_write_runs_what_read_only_refuses(capsys, empty):
+    code, out, err = sql(capsys, empty, "CREATE TEMPORARY VIEW v AS SELECT 1 AS a")
+    assert code == 2 and err.startswith("lakeforge: error: refusing CREATE:")
+    code, out, err = sql(
+        capsys, empty, "--write", "--format", "json", "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT 1 AS a; TABLE v"
+    )
+    assert code == 0 and json.loads(out) == [{"a": 1}], err
 
 
 def test_tables_and_history_jobs(capsys, lakehouse):

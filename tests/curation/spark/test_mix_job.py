@@ -134,7 +134,8 @@ def test_mix_errors_are_clear_and_write_nothing(spark, corpus_lake, shared_data)
 
 def test_lineage_leads_from_a_checkpoint_to_the_source_files(spark, corpus_lake, shared_data, tmp_path):
     from curation.spark.lineage import checkpoint_metadata, lineage
-    from jobs.lineage import lineage_text, resolve_target
+    from jobs.lineage import resolve_target
+    from jobs.render import lineage_text
 
     lake, gpt2 = corpus_lake
     report, _ = run_mix(spark, lake, _mixture(gpt2), RunInfo("mix", "t", {}))
