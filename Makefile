@@ -44,6 +44,11 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The dev loop: everything except the e2e tier (whole-chain, kill/resume, browser, bench smoke); under 5 minutes.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
 # Headless Chromium and its driver for the report's browser test (tests/curation/spark/test_report_browser.py), from Debian's
 # packages; installed only when /usr/bin/chromium is missing (sudo only when not root).
 .PHONY: browser

@@ -17,7 +17,7 @@ from curation.spark.report import collect
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::UserWarning")]  # e2e: a whole real pipeline run
 
 
 @pytest.fixture(scope="module")
