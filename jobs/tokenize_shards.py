@@ -3,8 +3,8 @@
 (Not ``jobs/tokenize.py``: spark-submit puts ``jobs/`` first on the import path, where that name would replace the
 standard library's ``tokenize`` module for every job.)
 
-Arguments → TokenizeConfig (``--config`` YAML, ``--set``, ``--tokenizer``) → curation.spark.tokenize → a shard set
-under ``<lakehouse>/tokens/<name>/<shard_set_id>``, its ``token_shards`` row and its ``token_documents`` rows.
+Arguments → TokenizeConfig (``--config`` YAML, ``--set``, ``--tokenizer``) → curation.spark.tokenize_shards → a shard
+set under ``<lakehouse>/tokens/<name>/<shard_set_id>``, its ``token_shards`` row and its ``token_documents`` rows.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def tokenize_config(args: argparse.Namespace):
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     cfg = tokenize_config(args)
-    from curation.spark.tokenize import run_tokenize
+    from curation.spark.tokenize_shards import run_tokenize
 
     spark, lake, run, start_s = start_run(args, "tokenize", cfg, inputs=[lake_input(args)])
     _log(
