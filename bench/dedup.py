@@ -106,7 +106,7 @@ class TreeRSS:
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def make_corpus(seed: int, limit: int | None, copies: int, out: Path) -> tuple[list, Path]:
+def make_corpus(seed: int, limit: int | None, copies: int, folder: Path) -> tuple[list, Path]:
     from eval.dedup import Doc, build_corpus, write_corpus
 
     docs = build_corpus(seed=seed, limit=limit)
@@ -121,7 +121,7 @@ def make_corpus(seed: int, limit: int | None, copies: int, out: Path) -> tuple[l
                     words[rng.randrange(len(words))] = f"v{k}"
                     paras[i] = " ".join(words)
             out.append(Doc(f"{d.id}~{k}", "\n".join(paras), d.source, d.id, f"copy{k}"))
-    path = out / f"corpus-s{seed}-l{limit}-k{copies}.jsonl"
+    path = folder / f"corpus-s{seed}-l{limit}-k{copies}.jsonl"
     write_corpus(out, path)
     return out, path
 
