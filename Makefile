@@ -58,12 +58,13 @@ browser:
 		$$SUDO apt-get update -qq && \
 		$$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
 
+# The throughput benches (figures in bench/README.md); each runs as a module, `--smoke` for a quick check of every step.
 bench: $(STAMP)
-	$(BIN)/python bench/dedup.py
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/curate.py
-	$(BIN)/python bench/tokenize.py
-	$(BIN)/python bench/classify.py
+	$(BIN)/python -m bench.dedup
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.curate
+	$(BIN)/python -m bench.tokens
+	$(BIN)/python -m bench.classify
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,6 +1,6 @@
 """datatrove's 4-stage MinHash deduplication over a JSONL corpus, run by the peer venv's interpreter.
 
-    bench/.venv-datatrove/bin/python bench/_datatrove_minhash.py --input corpus.jsonl --workdir DIR \
+    bench/.venv-datatrove/bin/python -m bench._datatrove_minhash --input corpus.jsonl --workdir DIR \
         [--workers 2] [--tasks T] [--ngram 5] [--buckets 14 --hashes-per-bucket 8] --out result.json
 
 The pipeline is datatrove's ``examples/minhash_deduplication.py`` on ``LocalPipelineExecutor``s, one per stage:

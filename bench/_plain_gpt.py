@@ -20,26 +20,18 @@ and a ``step`` record per optimizer step (``iteration``, ``loss``, ``step_s``, `
 from zeroing the gradients to the loss read back on the host (a device sync), as training.train times its steps.
 """
 
+import argparse
+import json
+import math
 import os
 import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
 
-# bench/ must not be on sys.path: bench/tokenize.py would shadow the standard library's tokenize, which
-# torch.compile needs (linecache, inspect). ``python -m bench._plain_gpt`` from the repository root avoids it; this
-# covers ``python bench/_plain_gpt.py``.
-_BENCH = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _BENCH]
-sys.path.insert(0, os.path.dirname(_BENCH))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from contextlib import nullcontext  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 
 class CausalSelfAttention(nn.Module):

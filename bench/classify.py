@@ -1,6 +1,7 @@
 """Classifier scoring throughput: lakeforge's Spark scoring (``add_scores``) vs direct fastText in one process.
 
-    .venv/bin/python bench/classify.py [--copies N] [--long] [--master M] [--runs R] [--retrain] [--json]
+    .venv/bin/python -m bench.classify [--copies N] [--long] [--master M] [--runs R] [--retrain] [--json]
+    .venv/bin/python -m bench.classify --smoke   # a model of 1,000 tweets, 300 documents, 1 Spark run (bench/out/smoke)
 
 Model: a toxicity classifier trained here, in-process (no Spark), with ``curation.classify.train`` and the settings
 of conf/classifiers/toxicity.yaml (lr 0.2, epoch 10, dim 50, word bigrams, char 3-6-grams, 100k buckets, seed 0) on
@@ -29,34 +30,26 @@ Check: the Spark scores, read back by ``doc_id``, must equal the Scorer's exactl
 None ↔ null), and raw predict's probabilities must equal them too. PASS/FAIL is printed; exit status 1 on FAIL.
 """
 
-# Python puts bench/ first on sys.path when this file runs, and bench/ holds tokenize.py: a later ``import tokenize``
-# (pandas, linecache, ...) would load that file instead of the standard library's. Take bench/ off the path.
+from __future__ import annotations
+
+import argparse
+import csv
+import json
 import os
+import re
+import shutil
 import sys
+import time
+from pathlib import Path
 
-_BENCH = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _BENCH]
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from bench._common import ROOT, SHARED, log, out_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]  # curation, jobs
-
-SHARED = ROOT.parent / "shared" / "data"
 LABELS = SHARED / "toxicity" / "davidson" / "labeled_data.csv"
 WIKITEXT = SHARED / "corpora" / "wikitext2_partial" / "valid.txt"
-OUT = ROOT / "bench" / "out" / "classify"
 NAME = "toxicity"
 DEFAULT_COPIES = 5
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+SMOKE_TRAIN = 1000  # --smoke: the model is fitted on the first 1,000 tweets (same settings)
+SMOKE_DOCUMENTS = 300  # and scores the first 300 documents
 
 
 # ---------------------------------------------------------------------------------------------------- model
@@ -82,7 +75,7 @@ def read_tweets() -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def train_model(rows: list[dict], retrain: bool):
+def train_model(rows: list[dict], retrain: bool, out: Path):
     """(ModelRef, facts): the toxicity model, fitted here unless a file for the same training hash exists."""
     import tempfile
 
@@ -98,12 +91,12 @@ def train_model(rows: list[dict], retrain: bool):
         raw.append((r["tweet"], positive, None, neither == 0 or neither == count))  # train_where of the yaml
     dataset = tr.prepare(raw, cfg)
     digest = tr.training_hash(dataset, cfg)
-    path = OUT / f"model-{digest}.bin"
+    path = out / f"model-{digest}.bin"
     fit_s = None
     if retrain or not path.is_file():
         log(f"training the toxicity model on {len(dataset.split('train', True)):,} tweets (one thread)")
-        OUT.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=OUT) as work:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out) as work:
             t0 = time.perf_counter()
             model = tr.fit(dataset, cfg, work)
             fit_s = time.perf_counter() - t0
@@ -191,7 +184,7 @@ def raw_predict(ref, texts: list[str]) -> tuple[list, float, int]:
     return out, seconds, len(batch)
 
 
-def spark_side(ref, inp: Path, n: int, args) -> tuple[dict, list]:
+def spark_side(ref, inp: Path, n: int, args, out: Path) -> tuple[dict, list]:
     from curation.classify.rules import ClassifierRule
     from curation.config import SparkConfig
     from curation.spark.classify import add_scores
@@ -202,7 +195,7 @@ def spark_side(ref, inp: Path, n: int, args) -> tuple[dict, list]:
     cfg = SparkConfig(
         master=args.master,
         app_name="lakeforge-bench-classify",
-        conf={"spark.sql.warehouse.dir": str(OUT / "spark-warehouse")},
+        conf={"spark.sql.warehouse.dir": str(out / "spark-warehouse")},
     )
     t0 = time.perf_counter()
     spark = build_session(cfg)
@@ -211,7 +204,7 @@ def spark_side(ref, inp: Path, n: int, args) -> tuple[dict, list]:
     log(f"Spark session ({args.master}, {spark.sparkContext.defaultParallelism} cores) ready in {session_s:.1f}s")
     rule = ClassifierRule(threshold=0.5, drop="above", model=ref)
     runs = []
-    result = OUT / "scored.parquet"
+    result = out / "scored.parquet"
     try:
         for i in range(1, args.runs + 1):
             shutil.rmtree(result, ignore_errors=True)
@@ -283,11 +276,20 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=2, help="Spark runs in one session (default 2)")
     p.add_argument("--retrain", action="store_true", help="fit the model again even if its file exists")
     p.add_argument("--json", action="store_true", help="the figures as one JSON line too (last line of stdout)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a check of every step: a model of {SMOKE_TRAIN:,} tweets, {SMOKE_DOCUMENTS} documents, 1 Spark run, "
+        "in bench/out/smoke/classify",
+    )
     args = p.parse_args(argv)
+    if args.smoke:
+        args.runs = 1
+    out_root = out_dir(args.smoke) / "classify"
 
     missing = [str(x) for x in (LABELS, WIKITEXT) if not x.exists()]
     if missing:
-        print(f"skipping bench/classify.py: shared data not found ({', '.join(missing)}); it lives in {SHARED}")
+        print(f"skipping bench.classify: shared data not found ({', '.join(missing)}); it lives in {SHARED}")
         return 0
     load0 = os.getloadavg()[0]
     if load0 > 1.0:
@@ -303,10 +305,12 @@ def main(argv=None) -> int:
         return "?"
 
     rows = read_tweets()
-    ref, model_facts = train_model(rows, args.retrain)
+    ref, model_facts = train_model(rows[:SMOKE_TRAIN] if args.smoke else rows, args.retrain, out_root)
     texts, what = documents(rows, args.copies, args.long)
+    if args.smoke:
+        texts, what = texts[:SMOKE_DOCUMENTS], f"the first {SMOKE_DOCUMENTS} of {what}"
     n = len(texts)
-    inp = OUT / ("input-long.parquet" if args.long else "input.parquet")
+    inp = out_root / ("input-long.parquet" if args.long else "input.parquet")
     cpus = os.cpu_count() or 2
     write_input(texts, inp, 2 * cpus)
     log(f"{what} = {n:,} documents written to {inp.relative_to(ROOT)} (not timed)")
@@ -323,7 +327,7 @@ def main(argv=None) -> int:
     direct_scores = direct("before Spark")
     raw_scores, raw_s, raw_n = raw_predict(ref, texts)
     log(f"raw predict: {raw_n:,} texts in {raw_s:.2f}s")
-    spark, spark_scores = spark_side(ref, inp, n, args)
+    spark, spark_scores = spark_side(ref, inp, n, args, out_root)
     direct("after Spark")
 
     def differ(a: list, b: list) -> int:
@@ -353,6 +357,7 @@ def main(argv=None) -> int:
         | {"ratio_vs_direct": [min(direct_runs) / r["seconds"] for r in spark["runs"]]},
         "check": check,
         "load": [load0, os.getloadavg()[0]],
+        "smoke": args.smoke,
     }
     print(format_report(out))
     if args.json:

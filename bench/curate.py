@@ -1,6 +1,7 @@
 """Curate throughput: ``lakeforge curate`` vs a FineWeb-like datatrove pipeline, same WARC files, same 2 cores.
 
-    .venv/bin/python bench/curate.py [--files F] [--copies N] [--runs R] [--timeout S] [--json]
+    .venv/bin/python -m bench.curate [--files F] [--copies N] [--runs R] [--timeout S] [--json]
+    .venv/bin/python -m bench.curate --smoke     # 12 pages, 1 lakeforge run: every step, in seconds (bench/out/smoke)
 
 Inputs (made once under bench/out/, git-ignored; rebuilt when the parameters, the sources or the builder
 change): F per-record-gzip WARC files holding only ``response`` records of distinct HTML documents:
@@ -54,11 +55,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-# the datatrove venv (shared with the dedup bench); bench/ is on sys.path when this runs as a script
-from _peer import ensure_peer_env
+from bench._common import OUT, ROOT, SHARED, json_from_stdout, lakeforge_command, lakeforge_env, log, out_dir
+from bench._peer import PEER_SKIPPED, ensure_peer_env, installed_peer_python
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
 WARC_SOURCES = [
     SHARED / "warc" / "dolma" / "sample-0000.warc.gz",
     SHARED / "warc" / "dolma" / "sample-0001.warc.gz",
@@ -66,9 +65,7 @@ WARC_SOURCES = [
     SHARED / "warc" / "whirlwind" / "whirlwind.warc.gz",
 ]
 EVAL = SHARED / "extraction" / "trafilatura_eval"
-OUT = ROOT / "bench" / "out"
-LAKEFORGE = ROOT / ".venv" / "bin" / "lakeforge"
-PIPELINE = ROOT / "bench" / "_datatrove_pipeline.py"
+PIPELINE = "bench._datatrove_pipeline"  # run by the peer venv's python, from the repository root
 
 GOAL = 1.2
 TIMEOUT_SHARE = 0.02  # more extraction timeouts than this share of documents: the goal line carries a caution
@@ -81,10 +78,7 @@ DEFAULT_COPIES = 2
 DEFAULT_FILES = 2
 DEFAULT_TIMEOUT = 1.0  # datatrove's Trafilatura default, used when lakeforge's config cannot be read
 EVAL_DATE = "2024-01-01T00:00:00Z"
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+SMOKE_PAGES = 12  # --smoke: the first 12 distinct pages (WARC responses first, then eval pages), one copy, one file
 
 
 # ------------------------------------------------------------------------------------------ peer environment
@@ -110,8 +104,6 @@ def lid_model_path(peer_python: Path) -> Path:
 
 def lakeforge_timeout() -> tuple[float, str]:
     """(seconds, where from): lakeforge's per-document extraction timeout, so both sides get the same one."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     try:
         from curation.curate import CurateConfig
 
@@ -168,8 +160,9 @@ def _html_type(ctype: str | None) -> bool:
     return (ctype or "").split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
 
 
-def collect_pages() -> tuple[list[Page], dict]:
-    """The distinct HTML documents: WARC responses (HTTP 200, HTML type) then the eval pages."""
+def collect_pages(limit: int | None = None) -> tuple[list[Page], dict]:
+    """The distinct HTML documents: WARC responses (HTTP 200, HTML type) then the eval pages (the first ``limit``
+    of them, half from each kind, when given)."""
     from warcio.archiveiterator import ArchiveIterator
 
     pages: list[Page] = []
@@ -218,6 +211,9 @@ def collect_pages() -> tuple[list[Page], dict]:
                 origin="eval",
             )
         )
+    if limit is not None:
+        warc = [p for p in pages if p.origin != "eval"][: limit // 2]
+        pages = warc + [p for p in pages if p.origin == "eval"][: limit - len(warc)]
     return pages, {"pages": len(pages), "by_origin": dict(Counter(p.origin for p in pages)), "left_out": dict(skipped)}
 
 
@@ -272,18 +268,20 @@ def _write_record(writer, page: Page, url: str, body: bytes, copy: int) -> None:
     writer.write_record(rec)
 
 
-def make_inputs(files: int, copies: int, base: Path = OUT) -> tuple[list[Path], dict]:
-    """F WARC files of N copies of the distinct pages; reused while the manifest matches."""
+def make_inputs(files: int, copies: int, base: Path = OUT, limit: int | None = None) -> tuple[list[Path], dict]:
+    """F WARC files of N copies of the distinct pages (the first ``limit``, when given); reused while the manifest
+    matches."""
     missing = [str(p) for p in [*WARC_SOURCES, EVAL / "evaldata.json"] if not p.exists()]
     if missing:
         raise SystemExit(f"bench: source(s) not found: {', '.join(missing)}")
-    folder = base / f"curate-inputs-f{files}-c{copies}"
+    folder = base / (f"curate-inputs-f{files}-c{copies}" + (f"-p{limit}" if limit is not None else ""))
     manifest_path = folder / "manifest.json"
     eval_paths = [p for _, p in _eval_files()]
     want = {
         "builder": BUILD_VERSION,
         "files": files,
         "copies": copies,
+        "limit": limit,
         "warc_sources": [{"path": str(p), "size": p.stat().st_size} for p in WARC_SOURCES],
         "sha256": {
             "warc_sources": _sha256_files(WARC_SOURCES),
@@ -305,7 +303,7 @@ def make_inputs(files: int, copies: int, base: Path = OUT) -> tuple[list[Path], 
     from warcio.warcwriter import WARCWriter
 
     t0 = time.perf_counter()
-    pages, collected = collect_pages()
+    pages, collected = collect_pages(limit)
     items = [(copy, page) for copy in range(1, copies + 1) for page in pages]
     random.Random(20240101).shuffle(items)  # mix sites and copies across files
     if folder.exists():
@@ -409,13 +407,14 @@ def parse_datatrove_stats(path: Path) -> list[dict]:
     return steps
 
 
-def run_datatrove(peer_python: Path, inputs: list[Path], timeout: float, workers: int, lid: Path) -> dict:
-    work = OUT / "curate-datatrove"
+def run_datatrove(peer_python: Path, inputs: list[Path], timeout: float, workers: int, lid: Path, out: Path) -> dict:
+    work = out / "curate-datatrove"
     if work.exists():
         shutil.rmtree(work)
     (work / "output").mkdir(parents=True)
-    cache = OUT / "curate-cache"
+    cache = out / "curate-cache"
     env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the peer venv must not see the main venv's packages
     env.update(
         {
             "HF_HOME": str(cache / "huggingface"),  # datatrove's asset cache (the lid model copy)
@@ -426,7 +425,8 @@ def run_datatrove(peer_python: Path, inputs: list[Path], timeout: float, workers
     )
     cmd = [
         str(peer_python),
-        str(PIPELINE),
+        "-m",
+        PIPELINE,
         "--input",
         str(inputs[0].parent),
         "--glob",
@@ -481,40 +481,16 @@ def run_datatrove(peer_python: Path, inputs: list[Path], timeout: float, workers
 # ---------------------------------------------------------------------------------------------- lakeforge
 
 
-def lakeforge_has_curate() -> tuple[bool, str]:
-    if not LAKEFORGE.is_file():
-        return False, f"{LAKEFORGE} not found"
-    p = subprocess.run([str(LAKEFORGE), "--help"], capture_output=True, text=True, cwd=ROOT)
-    if re.search(r"^\s+curate\b", p.stdout + p.stderr, re.M):
-        return True, ""
-    return False, "`lakeforge --help` lists no `curate` subcommand (not merged yet?)"
-
-
-def _json_from_stdout(text: str):
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    for line in reversed(text.splitlines()):
-        if line.startswith(("{", "[")):
-            try:
-                return json.loads(line)
-            except ValueError:
-                continue
-    raise ValueError(f"no JSON in the output: {text[-500:]!r}")
-
-
-def run_lakeforge(inputs: list[Path], master: str, runs: int, timeout: float | None) -> dict:
+def run_lakeforge(inputs: list[Path], master: str, runs: int, timeout: float | None, out_root: Path) -> dict:
     """``timeout``: set lakeforge's extraction timeout (``--set extract.timeout_s``); None keeps its config."""
-    base = OUT / "curate-lakeforge"
+    base = out_root / "curate-lakeforge"
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
     out = {"master": master, "runs": []}
     for i in range(1, runs + 1):
         lake = base / f"lake-{i}"
-        cmd = [str(LAKEFORGE), "curate"]
+        cmd = [*lakeforge_command(), "curate"]
         for p in inputs:
             cmd += ["--input", str(p)]
         cmd += ["--lakehouse", str(lake), "--master", master, "--format", "json"]
@@ -523,12 +499,12 @@ def run_lakeforge(inputs: list[Path], master: str, runs: int, timeout: float | N
         log(f"lakeforge run {i}: {' '.join(cmd[1:3])} … --lakehouse {lake} --master {master}")
         t0 = time.perf_counter()
         with open(base / f"run-{i}.log", "w") as errlog:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True, cwd=base)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True, cwd=base, env=lakeforge_env())
         wall = time.perf_counter() - t0
         if proc.returncode not in (0, 3):  # 3: finished, but some file did not reconcile (reported as a warning)
             tail = (base / f"run-{i}.log").read_text()[-3000:]
             raise RuntimeError(f"lakeforge curate run {i} failed (exit {proc.returncode}):\n{tail}")
-        rep = _json_from_stdout(proc.stdout)
+        rep = json_from_stdout(proc.stdout)
         t = rep["totals"]
         r = {
             "run": i,
@@ -579,11 +555,11 @@ def _dropped_by_stage(funnel: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def lakeforge_sql(lake: str, master: str, query: str) -> list[dict]:
-    cmd = [str(LAKEFORGE), "sql", "--lakehouse", lake, "--master", master, "--format", "json", "--limit", "0", query]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    cmd = [*lakeforge_command(), "sql", "--lakehouse", lake, "--master", master, "--format", "json", "--limit", "0"]
+    proc = subprocess.run([*cmd, query], capture_output=True, text=True, cwd=ROOT, env=lakeforge_env())
     if proc.returncode != 0:
         raise RuntimeError(f"lakeforge sql failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return _json_from_stdout(proc.stdout)
+    return json_from_stdout(proc.stdout)
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -709,15 +685,24 @@ def main(argv=None) -> int:
     p.add_argument("--no-datatrove", action="store_true", help="skip the datatrove side")
     p.add_argument("--no-lakeforge", action="store_true", help="skip the lakeforge side")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON (last line of stdout)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a check of every step: {SMOKE_PAGES} pages × 2 copies, 1 lakeforge run, in bench/out/smoke; the "
+        "datatrove side only where its venv is installed",
+    )
     args = p.parse_args(argv)
     if args.copies < 1 or args.files < 1 or args.runs < 1 or args.workers < 1:
         p.error("--files, --copies, --runs and --workers must be at least 1")
+    if args.smoke:
+        args.runs = 1
+    out = out_dir(args.smoke)
 
     t_all = time.perf_counter()
     load0 = os.getloadavg()[0]
     if load0 > 1.0:
         log(f"WARNING: 1-min load average {load0:.2f} at start: something else may be using the CPUs")
-    inputs, manifest = make_inputs(args.files, args.copies)
+    inputs, manifest = make_inputs(args.files, args.copies, out, SMOKE_PAGES if args.smoke else None)
     n_records = verify_inputs(inputs)
     log(f"inputs: {n_records:,} HTML responses in {len(inputs)} file(s), read back with fastwarc")
     timeout, timeout_from = (args.timeout, "--timeout") if args.timeout is not None else lakeforge_timeout()
@@ -735,29 +720,31 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(),
         "load_average_at_start": load0,
         "timeout": {"seconds": timeout, "from": timeout_from},
+        "smoke": args.smoke,
     }
 
     dt = None
+    peer_python = None
     if not args.no_datatrove:
-        peer_python = ensure_peer_env()
+        peer_python = installed_peer_python() if args.smoke else ensure_peer_env()
+        if peer_python is None:
+            print(PEER_SKIPPED)
+            result["datatrove_skipped"] = PEER_SKIPPED
+    if peer_python is not None:
         lid = lid_model_path(peer_python)
-        dt = run_datatrove(peer_python, inputs, timeout, args.workers, lid)
+        dt = run_datatrove(peer_python, inputs, timeout, args.workers, lid, out)
         result["datatrove"] = {k: v for k, v in dt.items() if k != "kept_urls"}
 
     lf = None
     lf_error = None
     if not args.no_lakeforge:
-        ok, why = lakeforge_has_curate()
-        if not ok:
-            lf_error = f"lakeforge side not run: {why}"
-        else:
-            try:
-                lf = run_lakeforge(inputs, args.master, args.runs, args.timeout)
-                result["lakeforge"] = {
-                    k: v for k, v in lf.items() if k not in ("kept_urls", "english_urls", "drop_reason_by_url")
-                }
-            except (RuntimeError, ValueError, KeyError) as e:
-                lf_error = f"lakeforge side failed: {type(e).__name__}: {e}"
+        try:
+            lf = run_lakeforge(inputs, args.master, args.runs, args.timeout, out)
+            result["lakeforge"] = {
+                k: v for k, v in lf.items() if k not in ("kept_urls", "english_urls", "drop_reason_by_url")
+            }
+        except (RuntimeError, ValueError, KeyError) as e:
+            lf_error = f"lakeforge side failed: {type(e).__name__}: {e}"
         if lf_error:
             log(lf_error)
             result["lakeforge_error"] = lf_error
@@ -860,7 +847,7 @@ def main(argv=None) -> int:
                 "its rate reflects CPU contention more than extraction; rerun on a quiet machine or with --timeout 5"
             )
     else:
-        why = lf_error or ("--no-lakeforge" if args.no_lakeforge else "--no-datatrove")
+        why = lf_error or ("--no-lakeforge" if args.no_lakeforge else "no datatrove side")
         print()
         print(f"Goal: lakeforge ≥ {GOAL}× datatrove docs/s — not judged ({why})")
     result["bench_seconds"] = time.perf_counter() - t_all

@@ -1,12 +1,14 @@
 """Dedup benchmark: MinHash signature speed vs datasketch, and end-to-end dedup vs datatrove's MinHash pipeline.
 
-    .venv/bin/python bench/dedup.py [--seed S] [--limit N] [--copies K] [--skip-datatrove] [--json]
+    .venv/bin/python -m bench.dedup [--seed S] [--limit N] [--copies K] [--skip-datatrove] [--json]
+    .venv/bin/python -m bench.dedup --smoke      # 20 originals and their copies: every step, in seconds
 
 Input: the evaluation corpus of ``eval/dedup.py`` (real text — wikitext2, tinyshakespeare, PAN Indonesian — plus
 edited copies: insertions, deletions, substitutions, reorderings, cosmetic changes), written to
-``bench/out/dedup/corpus.jsonl`` (``id``, ``text``). ``--copies K`` repeats the corpus K times with new ids and a
-token changed per paragraph in copies ≥ 2 (so they are near, not exact, duplicates of the first) for timings on
-more documents; P/R are computed for K = 1 only (the ground truth is the eval's).
+``bench/out/dedup/corpus-….jsonl`` (``id``, ``text``; ``bench/out/smoke/dedup/`` with ``--smoke``). ``--copies K``
+repeats the corpus K times with new ids and a token changed per paragraph in copies ≥ 2 (so they are near, not exact,
+duplicates of the first) for timings on more documents; P/R are computed for K = 1 only (the ground truth is the
+eval's).
 
 (a) **Signatures/s**, one core, same texts, same signatures (checked): datasketch 2.0.0's per-document
     ``MinHash.update`` loop over ``shingles(normalize(text))`` vs ``MinHasher.signatures`` (numba kernels), both from
@@ -38,15 +40,12 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+from bench._common import ROOT, lakeforge_command, lakeforge_env, log, out_dir
+from bench._dedup_peer import run_datatrove_minhash, signature_speed
+from bench._peer import PEER_SKIPPED, ensure_peer_env, installed_peer_python
 
-from _dedup_peer import run_datatrove_minhash, signature_speed  # noqa: E402
-from _peer import log  # noqa: E402
-
-OUT = ROOT / "bench" / "out" / "dedup"
-LAKEFORGE = ROOT / ".venv" / "bin" / "lakeforge"
 THRESHOLD = 0.8
+SMOKE_LIMIT = 20  # --smoke: originals sampled (their edited copies come with them)
 
 
 class TreeRSS:
@@ -107,7 +106,7 @@ class TreeRSS:
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def make_corpus(seed: int, limit: int | None, copies: int) -> tuple[list, Path]:
+def make_corpus(seed: int, limit: int | None, copies: int, folder: Path) -> tuple[list, Path]:
     from eval.dedup import Doc, build_corpus, write_corpus
 
     docs = build_corpus(seed=seed, limit=limit)
@@ -122,7 +121,7 @@ def make_corpus(seed: int, limit: int | None, copies: int) -> tuple[list, Path]:
                     words[rng.randrange(len(words))] = f"v{k}"
                     paras[i] = " ".join(words)
             out.append(Doc(f"{d.id}~{k}", "\n".join(paras), d.source, d.id, f"copy{k}"))
-    path = OUT / f"corpus-s{seed}-l{limit}-k{copies}.jsonl"
+    path = folder / f"corpus-s{seed}-l{limit}-k{copies}.jsonl"
     write_corpus(out, path)
     return out, path
 
@@ -156,9 +155,10 @@ def run_lakeforge(corpus: Path, work: Path) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     lake = str(work / "lakehouse")
     common = ["--lakehouse", lake, "--master", "local[2]", "--format", "json"]
+    lakeforge, env = lakeforge_command(), lakeforge_env()
     t0 = time.perf_counter()
     imp = subprocess.run(
-        [str(LAKEFORGE), "import-text", "--input", str(corpus), *common], capture_output=True, text=True, cwd=ROOT
+        [*lakeforge, "import-text", "--input", str(corpus), *common], capture_output=True, text=True, cwd=ROOT, env=env
     )
     if imp.returncode != 0:
         raise RuntimeError(f"lakeforge import-text failed: {imp.stderr[-2000:]}")
@@ -166,7 +166,7 @@ def run_lakeforge(corpus: Path, work: Path) -> dict:
     rss = TreeRSS()
     t0 = time.perf_counter()
     proc = rss.run(
-        [str(LAKEFORGE), "dedup", *common], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        [*lakeforge, "dedup", *common], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -178,10 +178,11 @@ def run_lakeforge(corpus: Path, work: Path) -> dict:
         "FROM documents a JOIN documents b ON a.dup_of = b.doc_id) d"
     )
     rows = subprocess.run(
-        [str(LAKEFORGE), "sql", "--lakehouse", lake, "--master", "local[2]", "--format", "json", "--limit", "0", query],
+        [*lakeforge, "sql", "--lakehouse", lake, "--master", "local[2]", "--format", "json", "--limit", "0", query],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
     )
     if rows.returncode != 0:
         raise RuntimeError(f"lakeforge sql failed: {rows.stderr[-2000:]}")
@@ -207,15 +208,25 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="originals to sample (default: all)")
     p.add_argument("--copies", type=int, default=1, help="repeat the corpus K times for timings (P/R at K = 1)")
     p.add_argument("--skip-datatrove", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the figures as JSON too (last line of stdout)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a check of every step: {SMOKE_LIMIT} originals (--limit) and their edited copies, in "
+        "bench/out/smoke; the datatrove side only where its venv is installed",
+    )
     args = p.parse_args(argv)
+    if args.smoke:
+        args.limit = args.limit or SMOKE_LIMIT
+    out_root = out_dir(args.smoke) / "dedup"
 
     from eval.dedup import ground_truth
 
-    docs, corpus = make_corpus(args.seed, args.limit, args.copies)
+    docs, corpus = make_corpus(args.seed, args.limit, args.copies, out_root)
     words = sum(len(d.text.split()) for d in docs)
     log(f"corpus: {len(docs):,} documents, {words / len(docs):.0f} words each on average ({corpus})")
     out: dict = {"corpus": {"documents": len(docs), "mean_words": round(words / len(docs), 1), "path": str(corpus)}}
+    out["smoke"] = args.smoke
 
     log("(a) signature speed, one core")
     speed = signature_speed([d.text for d in docs], repeat=1 if len(docs) > 5000 else 2)
@@ -223,23 +234,28 @@ def main(argv=None) -> int:
 
     truth = ground_truth(docs, threshold=THRESHOLD) if args.copies == 1 else None
     log("(b) lakeforge import-text + dedup, local[2]")
-    lf = run_lakeforge(corpus, OUT / "lakeforge")
+    lf = run_lakeforge(corpus, out_root / "lakeforge")
     out["lakeforge"] = {k: v for k, v in lf.items() if k != "dup_of"}
     if truth:
         out["lakeforge"]["quality"] = decisions(truth, lf["dup_of"])
+    peer = None
     if not args.skip_datatrove:
+        peer = installed_peer_python() if args.smoke else ensure_peer_env()
+        if peer is None:
+            print(PEER_SKIPPED)
+            out["datatrove_skipped"] = PEER_SKIPPED
+    if peer is not None:
         log("(b) datatrove 4-stage MinHash, 2 workers")
-        dt = run_datatrove_minhash(corpus, OUT / "datatrove", workers=2)
+        dt = run_datatrove_minhash(corpus, out_root / "datatrove", workers=2, python=peer)
         out["datatrove"] = {k: dt[k] for k in ("seconds", "stage_seconds", "import_seconds", "process_seconds")}
         out["datatrove"]["peak_rss_mb"] = dt["peak_rss_mb"]
         out["datatrove"]["removed"] = len(dt["removed"])
         if truth:
             out["datatrove"]["quality"] = decisions(truth, datatrove_dup_of(dt))
 
+    print(format_report(out))
     if args.json:
-        print(json.dumps(out, indent=1, default=str))
-    else:
-        print(format_report(out))
+        print(json.dumps(out, default=str))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Ingest throughput: lakeforge's Spark ingest vs a plain single-process fastwarc loop.
 
-    .venv/bin/python bench/ingest.py [--copies N] [--files F] [--master local[2]] [--json]
+    .venv/bin/python -m bench.ingest [--copies N] [--files F] [--master local[2]] [--json]
+    .venv/bin/python -m bench.ingest --smoke     # 2 files × 1 copy, 1 Spark run: every step, in seconds
 
 Inputs: F files, each N copies of three real per-record-gzip WARCs from ../shared/data/warc, concatenated
 byte-wise (still a valid .warc.gz). They are made once under bench/out/ (git-ignored) and reused while the
@@ -33,17 +34,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench._common import OUT, SHARED, log, out_dir
 
-SHARED = ROOT.parent / "shared" / "data" / "warc"
 SOURCES = [
-    SHARED / "dolma" / "sample-0000.warc.gz",
-    SHARED / "dolma" / "sample-0001.warc.gz",
-    SHARED / "resiliparse" / "warcfile.warc.gz",
+    SHARED / "warc" / "dolma" / "sample-0000.warc.gz",
+    SHARED / "warc" / "dolma" / "sample-0001.warc.gz",
+    SHARED / "warc" / "resiliparse" / "warcfile.warc.gz",
 ]
-OUT = ROOT / "bench" / "out"
 GOAL = 1.5
 
 # One copy of the three sources is ~587 KB stored / 132 records / 53 HTML responses. 100 copies × 4 files
@@ -52,10 +49,7 @@ GOAL = 1.5
 # (two Spark runs included) takes ~100 s on 2 cores. --files 8 --copies 12 is the quick version (~80 s).
 DEFAULT_COPIES = 100
 DEFAULT_FILES = 4
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+SMOKE = {"copies": 1, "files": 2, "runs": 1, "repeat": 1}  # --smoke: ~1.2 MB, 264 records, every step once
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -273,7 +267,15 @@ def main(argv=None) -> int:
     p.add_argument("--driver-memory", default="4g")
     p.add_argument("--no-spark", action="store_true", help="only the single-process loops")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON (last line of stdout)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a check of every step: " + ", ".join(f"--{k} {v}" for k, v in SMOKE.items()) + ", in bench/out/smoke",
+    )
     args = p.parse_args(argv)
+    if args.smoke:
+        for k, v in SMOKE.items():
+            setattr(args, k, v)
     if args.copies < 1 or args.files < 1 or args.runs < 1:
         p.error("--copies, --files and --runs must be at least 1")
 
@@ -284,7 +286,7 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()[0]
     if load0 > 1.0:
         log(f"WARNING: 1-min load average {load0:.2f} at start: something else may be using the CPUs")
-    paths = make_inputs(args.copies, args.files)
+    paths = make_inputs(args.copies, args.files, out_dir(args.smoke))
     cfg = IngestConfig()
     sources = resolve_inputs([str(x) for x in paths], cfg.paths_base)
     stored = sum(s.size or 0 for s in sources)
@@ -323,6 +325,7 @@ def main(argv=None) -> int:
             "html_responses": rf_pages,
             "folder": str(paths[0].parent),
         },
+        "smoke": args.smoke,
         "cpus": os.cpu_count(),
         "load_average_at_start": load0,
         "fastwarc_loop": {"records": fw_records, "seconds": fw_s, "all_seconds": fw_all, "records_per_s": peer},

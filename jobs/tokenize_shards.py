@@ -3,8 +3,8 @@
 (Not ``jobs/tokenize.py``: ``spark-submit jobs/submit.py`` puts ``jobs/`` first on the import path, where that name
 would replace the standard library's ``tokenize`` module for every job.)
 
-Arguments → TokenizeConfig (``--config`` YAML, ``--set``, ``--tokenizer``) → curation.spark.tokenize → a shard set
-under ``<lakehouse>/tokens/<name>/<shard_set_id>``, its ``token_shards`` row and its ``token_documents`` rows.
+Arguments → TokenizeConfig (``--config`` YAML, ``--set``, ``--tokenizer``) → curation.spark.tokenize_shards → a shard
+set under ``<lakehouse>/tokens/<name>/<shard_set_id>``, its ``token_shards`` row and its ``token_documents`` rows.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from curation.config import load_settings
-    from curation.spark.tokenize import run_tokenize
+    from curation.spark.tokenize_shards import run_tokenize
     from curation.tokenize.config import TokenizeConfig
 
     args = parser().parse_args(argv)

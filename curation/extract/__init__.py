@@ -1,7 +1,7 @@
 """HTML → text: the extraction stage's pure row logic (no pyspark).
 
 * :func:`decode_html`: HTTP body bytes → HTML text, with the charset and where it came from (:mod:`.decode`).
-* :func:`extract_html`: HTML text → title and main text with trafilatura, in process (:mod:`.html`).
+* :func:`extract_html`: HTML text → title and main text with trafilatura, in process (:mod:`.html_text`).
 * :class:`Extractor`: the same with a hard per-document time limit, in a child process (:mod:`.sandbox`).
 
 Every outcome is data: a :class:`Decoded` carries an ``error`` instead of raising, an :class:`Extraction` a
@@ -9,7 +9,7 @@ Every outcome is data: a :class:`Decoded` carries an ``error`` instead of raisin
 """
 
 from curation.extract.decode import Decoded, decode_html, normalize_charset
-from curation.extract.html import ExtractConfig, Extraction, extract_html
+from curation.extract.html_text import ExtractConfig, Extraction, extract_html
 from curation.extract.sandbox import Extractor, ExtractorStartError
 
 __all__ = [

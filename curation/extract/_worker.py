@@ -1,7 +1,7 @@
 """The child process of :class:`curation.extract.sandbox.Extractor`: extracts documents it reads from stdin.
 
 Protocol (both directions): frames of an 8-byte big-endian length followed by a pickle. The parent sends an
-:class:`~curation.extract.html.ExtractConfig`; the child imports trafilatura, extracts a warm-up page, applies its
+:class:`~curation.extract.html_text.ExtractConfig`; the child imports trafilatura, extracts a warm-up page, applies its
 memory limit and answers ``("ready", pid)``. Then each request ``(seq, html, url)`` gets ``(seq, Extraction,
 restart)``; ``restart`` says the child is exiting after this reply (a MemoryError can leave the interpreter in a
 bad state). A MemoryError while reading a request or writing a reply ends the child with :data:`EXIT_NO_MEMORY`.
@@ -113,7 +113,7 @@ def main() -> None:
         return
     import logging
 
-    from curation.extract.html import extract_html
+    from curation.extract.html_text import extract_html
 
     logging.disable(logging.ERROR)  # trafilatura logs every discarded page; nobody reads this process's logs
     extract_html(WARMUP_HTML, None, cfg)

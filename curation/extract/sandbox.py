@@ -17,9 +17,9 @@ the next call finds the child gone and starts another.)
 
 Overhead (``python -m eval.extraction --overhead 200``): on the first 200 pages of trafilatura's benchmark (2 K to
 890 K characters of HTML, median 67 K), each run both ways back to back, the sandbox took 1.1-2.1 ms more per
-document than :func:`~curation.extract.html.extract_html` in process, i.e. +3.1 % to +3.5 % wall time (two runs on a
-shared, loaded 2-core machine; in-process extraction averaged 36-59 ms per page), with identical outputs. The cost is
-pickling the HTML and the text through two pipes and the switch between processes.
+document than :func:`~curation.extract.html_text.extract_html` in process, i.e. +3.1 % to +3.5 % wall time (two runs
+on a shared, loaded 2-core machine; in-process extraction averaged 36-59 ms per page), with identical outputs. The cost
+is pickling the HTML and the text through two pipes and the switch between processes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import time
 import weakref
 
 from curation.extract._worker import EXIT_NO_MEMORY, HEADER, write_all
-from curation.extract.html import ExtractConfig, Extraction, precheck, result
+from curation.extract.html_text import ExtractConfig, Extraction, precheck, result
 
 STARTUP_TIMEOUT_S = 120.0
 """How long a child may take to import trafilatura and extract its warm-up page (not charged to any document)."""
@@ -69,7 +69,7 @@ class Extractor:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def extract(self, html: str, url: str | None = None) -> Extraction:
-        """Title and main text of ``html``, or why not (see :class:`~curation.extract.html.Extraction`).
+        """Title and main text of ``html``, or why not (see :class:`~curation.extract.html_text.Extraction`).
         Returns within ``cfg.timeout_s`` plus the cost of moving the document through a pipe (and, when no child is
         running, of starting one). Never raises for a bad document; raises :class:`ExtractorStartError` when no
         child process can be started at all, and TypeError when ``html`` is not a str (or None)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from curation.config import config_hash, load, to_dict
 from curation.provenance import RunInfo
-from curation.spark.tokenize import TokenizeReport, run_tokenize
+from curation.spark.tokenize_shards import TokenizeReport, run_tokenize
 from curation.stage import JobReport
 from curation.tokenize.config import TokenizeConfig
 from curation.tokenize.mixture import Blend, Mixture, ShardSet, pin

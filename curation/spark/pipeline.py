@@ -388,7 +388,7 @@ class Pipeline:
         )
 
     def _prepare_tokenize(self, spec: P.TokenizeSpec) -> Prepared:
-        from curation.spark.tokenize import run_tokenize
+        from curation.spark.tokenize_shards import run_tokenize
         from curation.tokenize.config import TokenizeConfig
 
         sets = list(spec.set) + ([f"tokenizer={spec.tokenizer}"] if spec.tokenizer else [])

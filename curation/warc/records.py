@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from curation.config import IngestConfig
-from curation.warc.http import decode_body
+from curation.warc.bodies import decode_body
 from curation.warc.streams import StreamFault, check_tail, open_source, sniff
 
 CRAWL_ID_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")

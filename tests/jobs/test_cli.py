@@ -75,20 +75,3 @@ def test_input_mistakes_fail_before_spark_starts(tmp_path, arg):
     out = run("ingest", arg, cwd=tmp_path)
     assert out.returncode == 2 and "matches no file" in out.stderr
     assert not (tmp_path / "lakehouse").exists()
-
-
-def test_no_script_folder_shadows_a_standard_library_module():
-    """spark-submit jobs/X.py and python bench/X.py put that folder first on sys.path: a file named like a stdlib
-    module (tokenize.py, say) would replace it for every import in the job (linecache imports tokenize)."""
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    shadowing = [
-        str(p.relative_to(repo))
-        for folder in ("jobs", "bench")
-        for p in (repo / folder).glob("*.py")
-        if p.stem in sys.stdlib_module_names
-    ]
-    allowed = {"bench/tokenize.py"}  # named by the issue; it removes bench/ from sys.path before any other import
-    assert set(shadowing) <= allowed, shadowing

@@ -14,7 +14,7 @@ from trafilatura.deduplication import LRU_TEST, LRUCache
 
 from curation.config import load
 from curation.extract.decode import decode_html
-from curation.extract.html import ExtractConfig, Extraction, extract_html
+from curation.extract.html_text import ExtractConfig, Extraction, extract_html
 
 CFG = ExtractConfig()
 

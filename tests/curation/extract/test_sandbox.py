@@ -15,7 +15,7 @@ import time
 import pytest
 from textsamples import MILL_PARAGRAPHS
 
-from curation.extract.html import ExtractConfig, extract_html
+from curation.extract.html_text import ExtractConfig, extract_html
 from curation.extract.sandbox import Extractor
 
 PARAGRAPHS = MILL_PARAGRAPHS

@@ -12,7 +12,7 @@ from curation.provenance import RunInfo
 from curation.spark.lakehouse import Lakehouse
 from curation.spark.mix import run_mix
 from curation.spark.text_import import TextImportConfig, run_import_text
-from curation.spark.tokenize import run_tokenize
+from curation.spark.tokenize_shards import run_tokenize
 from curation.tokenize.config import TokenizeConfig
 from curation.tokenize.indexed import read_documents
 from curation.tokenize.mixture import parse

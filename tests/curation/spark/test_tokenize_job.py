@@ -18,7 +18,7 @@ from curation.config import LakehouseConfig
 from curation.provenance import RunInfo
 from curation.spark.lakehouse import Lakehouse
 from curation.spark.text_import import TextImportConfig, run_import_text
-from curation.spark.tokenize import plan, run_tokenize
+from curation.spark.tokenize_shards import plan, run_tokenize
 from curation.tokenize import tokenizer as toks
 from curation.tokenize.config import TokenizeConfig
 from schemas import DOCUMENTS, TOKEN_DOCUMENTS, TOKEN_SHARDS

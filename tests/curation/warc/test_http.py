@@ -1,4 +1,4 @@
-"""curation.warc.http: undoing chunked transfer coding and gzip/deflate/br content coding, capped."""
+"""curation.warc.bodies: undoing chunked transfer coding and gzip/deflate/br content coding, capped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zlib
 import pytest
 from warcgen import chunked
 
-from curation.warc.http import dechunk, decode_body
+from curation.warc.bodies import dechunk, decode_body
 
 HTML = b"<!doctype html><html><body>" + b"Hello, archive! " * 100 + b"</body></html>"
 

