@@ -16,7 +16,7 @@ Compared, over the same files:
   3. read_file × P      the same reader in P worker processes (multiprocessing, default 2), no Spark: the
                         ceiling for the Spark read stage on this machine.
   4. Spark ingest       ``run_ingest`` into a fresh lakehouse, twice (run 1 warms the JVM and the Python
-                        workers); read stage = ``report.read_seconds``, whole job = ``report.seconds``
+                        workers); read stage = ``report.details["read_seconds"]``, whole job = ``report.seconds``
                         (read + dedupe + Delta commits). Session start-up is reported on its own line and
                         excluded from both.
 The goal line compares the last Spark run with the fastwarc loop.
@@ -204,13 +204,12 @@ def spark_runs(sources, cfg, master: str, runs: int, driver_memory: str) -> dict
             r = {
                 "run": i,
                 "records_in": t["records_in"],
-                "written": t["written"],
+                "written": t["kept"],  # the ingest funnel's kept: pages written
                 "errored": t["errored"],
-                "read_seconds": report.read_seconds,
+                "read_seconds": report.details["read_seconds"],
                 "seconds": report.seconds,
-                "after_read_seconds": report.seconds - report.read_seconds,
-                # per-step seconds, when this version of run_ingest records them
-                "steps": dict(getattr(report, "timings", {}) or {}),
+                "after_read_seconds": report.seconds - report.details["read_seconds"],
+                "steps": dict(report.timings),
                 "unreconciled": report.unreconciled(),
                 "warnings": report.warnings,
             }
@@ -375,7 +374,7 @@ def main(argv=None) -> int:
             if n != fw_records:
                 log(f"WARNING: Spark run {r['run']} read {n:,} records, fastwarc {fw_records:,}")
             if r["unreconciled"]:
-                log(f"WARNING: Spark run {r['run']}: unreconciled files {r['unreconciled']}")
+                log(f"WARNING: Spark run {r['run']}: {r['unreconciled']}")
         result["spark"] = spark
 
     print(
