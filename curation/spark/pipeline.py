@@ -613,15 +613,15 @@ class Pipeline:
         lake.ensure(RUNS)
         records = self._records()
         ctx = StageContext(
-            self.spark,
-            lake,
-            self.cfg,
-            self.pinned,
-            self.hash_cache,
-            self._history,
-            self.log,
-            self.progress,
-            self.launch_train,
+            spark=self.spark,
+            lake=lake,
+            pipeline=self.cfg,
+            pinned=self.pinned,
+            hash_cache=self.hash_cache,
+            history=self._history,
+            log=self.log,
+            progress=self.progress,
+            launch_train=self.launch_train,
         )
         stages = [STAGES[P.stage_kind(name)](name, spec, ctx) for name, spec in self.cfg.stages()]
         report = PipelineReport(self.run_id, self.cfg.name)
