@@ -173,11 +173,14 @@ def _run_until(args: list[str], cwd: Path, kill_when: Callable[[], bool] | None)
         proc = subprocess.Popen(
             [str(LAKEFORGE), "run", *args], cwd=cwd, stdout=o, stderr=e, start_new_session=True, env=env
         )
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + 1200
         while proc.poll() is None:
-            if (kill_when is not None and kill_when()) or time.monotonic() > deadline:
+            if kill_when is not None and kill_when():
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pytest.fail(f"lakeforge run still running after 1200 s: {err.read_text()[-3000:]}")
             time.sleep(0.2)
         rc = proc.wait(timeout=60)
     return rc, out.read_text(), err.read_text()
