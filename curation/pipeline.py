@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,26 @@ def parse(data: dict[str, Any], source: str = "pipeline.yaml") -> PipelineConfig
     return cfg
 
 
+def stop_after(cfg: PipelineConfig, stage: str) -> PipelineConfig:
+    """``cfg`` without the stages after ``stage`` (``lakeforge run --stop-after``); PipelineError for a stage the
+    plan does not have."""
+    names = [n for n, _ in cfg.stages()]
+    if stage not in names:
+        raise PipelineError(f"{stage}: no such stage; stages: {', '.join(names)}")
+    keep = set(names[: names.index(stage) + 1])
+    return replace(
+        cfg,
+        warc=cfg.warc if "curate" in keep else (),
+        text=tuple(t for t in cfg.text if f"import_text:{t.name}" in keep),
+        dedup=cfg.dedup if "dedup" in keep else None,
+        classifiers=tuple(c for c in cfg.classifiers if f"train_classifier:{Path(c).stem}" in keep),
+        classify=cfg.classify if "classify" in keep else None,
+        tokenize=tuple(t for t in cfg.tokenize if f"tokenize:{t.name}" in keep),
+        mixture=cfg.mixture if "mix" in keep else None,
+        train=cfg.train if "train" in keep else None,
+    )
+
+
 def _mapping(value: Any, where: str, known: set[str]) -> dict:
     if not isinstance(value, dict):
         raise PipelineError(f"{where}: expected a mapping, got {value!r}")
@@ -263,8 +285,14 @@ def content_of(paths: list[str], cache: dict | None = None) -> list[dict]:
     return out
 
 
+def stage_kind(stage: str) -> str:
+    """The kind of a stage name: ``import_text:wikitext`` → ``import_text``."""
+    return stage.split(":", 1)[0]
+
+
 def stage_key(stage: str, config_hash: str, inputs: dict) -> str:
-    """sha256 of the stage, its resolved settings and its inputs (canonical JSON)."""
+    """sha256 of the stage, its resolved settings and its inputs (canonical JSON). Existing lakehouses skip by it:
+    the same name, settings hash and inputs must always give the same key."""
     blob = json.dumps({"stage": stage, "config": config_hash, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -296,3 +324,41 @@ def decide(stage_key_: str, records: dict[str, StageRecord], outputs_exist) -> t
     if rec.status in ("succeeded", "skipped"):
         return ("skip", rec) if outputs_exist(rec.outputs) else ("run", rec)
     return "resume", rec
+
+
+# ------------------------------------------------------------------ rendering
+def render_command(subcommand: str, args: list[str]) -> str:
+    """``lakeforge <subcommand> <args>``, each argument quoted for a POSIX shell only where it needs it
+    (double quotes when they suffice: ``--where "language = 'en'"``)."""
+    return " ".join(["lakeforge", subcommand, *(_shell_word(a) for a in args)])
+
+
+def option(flag: str, value: Any) -> list[str]:
+    """``[flag, value]``, or ``[]`` when value is None."""
+    return [] if value is None else [flag, str(value)]
+
+
+def repeated(flag: str, values: Iterable[Any]) -> list[str]:
+    """``[flag, v1, flag, v2, ...]``."""
+    return [x for v in values for x in (flag, str(v))]
+
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def _shell_word(word: str) -> str:
+    if word and all(c in _SAFE for c in word):
+        return word
+    if not any(c in word for c in '"\\$`!'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
+def brief(counts: dict) -> str:
+    """A stage's main counts on one line: ``records_in 1,234, kept 1,000, ...``."""
+    keys = ("records_in", "kept", "dropped", "errored", "tokens", "model", "iteration", "loss", "val_loss")
+
+    def fmt(v) -> str:
+        return f"{v:,}" if isinstance(v, int) else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k} {fmt(counts[k])}" for k in keys if counts.get(k) is not None)

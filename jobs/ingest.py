@@ -66,7 +66,3 @@ def main(argv=None) -> int:
     report = run_ingest(spark, lake, sources, cfg, run, progress=progress_printer())
     print(ingest_summary(report, lake))
     return 0 if report.unreconciled() is None else 3
-
-
-# jobs/pipeline.py (another owner's file) still imports the logger from here; jobs.common.log is its home.
-_log = log

@@ -10,17 +10,18 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
-from jobs.common import JobError, add_session_args, is_tty, open_lakehouse, run_main
-from jobs.ingest import _log
+from curation.pipeline import PipelineError, stop_after
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse
+from jobs.common import log as _log
+from jobs.render import Progress, render_json, render_summary
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lakeforge run",
         description="Run a pipeline.yaml end to end: curate → import text → dedup → train classifiers → classify → "
         "tokenize → mix → train. A stage whose output for the same inputs and settings already exists is skipped "
@@ -38,6 +39,12 @@ def parser() -> argparse.ArgumentParser:
         help="override a pipeline.yaml key, value as YAML; repeatable (e.g. --set inputs.warc=[my.warc.gz])",
     )
     p.add_argument("--stop-after", default=None, metavar="STAGE", help="stop after this stage (e.g. dedup)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="summary format on stdout (json: one object; progress and training's own output go to stderr)",
+    )
     add_session_args(p)
     return p
 
@@ -60,81 +67,24 @@ def load_pipeline(path: str, assignments: list[str] = ()):
     return cfg
 
 
-def launch_train(argv: list[str]) -> int:
-    """``lakeforge train`` with these arguments, in a child process group (torchrun); returns its exit status."""
+def launch_train(argv: list[str], stdout=None) -> int:
+    """``lakeforge train`` with these arguments, in a child process group (torchrun); returns its exit status.
+    ``stdout``: where the child's stdout goes (default: ours)."""
     from jobs import train
 
     cmd = train.command(train.parser().parse_args(argv))
     _log("train: " + " ".join(cmd))
-    return subprocess.call(cmd)
-
-
-class Progress:
-    """While a stage runs: Spark's active stage and task counts (and curate's file counts), rewritten in place on
-    a terminal, or a plain log line every ``every`` seconds when stderr is not one (CI, a file)."""
-
-    def __init__(self, spark, every: float = 15.0):
-        self.spark = spark
-        self.tty = is_tty()
-        self.every = every
-        self.files = ""
-
-    def files_done(self, done: int, total: int, records: int) -> None:
-        self.files = f"files {done}/{total} · records {records:,}"
-
-    @contextmanager
-    def watch(self, stage: str):
-        if stage.startswith("train:") or stage == "train":
-            yield  # the training process prints its own steps
-            return
-        stop = threading.Event()
-        t0 = time.perf_counter()
-        self.files = ""
-
-        def loop() -> None:
-            last = 0.0
-            while not stop.wait(0.5):
-                el = time.perf_counter() - t0
-                line = f"{stage} · {el:.0f}s" + (f" · {self.files}" if self.files else "") + self._spark_line()
-                if self.tty:
-                    print(f"\r[lakeforge]   {line}\033[K", end="", file=sys.stderr, flush=True)
-                elif el - last >= self.every:
-                    last = el
-                    _log(f"  {line}")
-
-        thread = threading.Thread(target=loop, name="lakeforge-progress", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            if self.tty:
-                print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-    def _spark_line(self) -> str:
-        try:
-            tracker = self.spark.sparkContext.statusTracker()
-            parts = []
-            for sid in tracker.getActiveStageIds()[:3]:
-                info = tracker.getStageInfo(sid)
-                if info is not None:
-                    parts.append(f"Spark stage {sid}: {info.numCompletedTasks}/{info.numTasks} tasks")
-            return (" · " + ", ".join(parts)) if parts else ""
-        except Exception:  # noqa: BLE001 — progress must never break the run (e.g. the context is stopping)
-            return ""
+    return subprocess.call(cmd, stdout=stdout)
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     cfg = load_pipeline(args.pipeline, args.set)
-    names = [n for n, _ in cfg.stages()]
-    if args.stop_after and args.stop_after not in names:
-        raise JobError(f"--stop-after {args.stop_after}: no such stage; stages: {', '.join(names)}")
     if args.stop_after:
-        from dataclasses import replace
-
-        cfg = _truncate(cfg, names.index(args.stop_after), replace)
+        try:
+            cfg = stop_after(cfg, args.stop_after)
+        except PipelineError as e:
+            raise JobError(f"--stop-after {e}") from None
 
     from curation.spark.pipeline import Pipeline, StageFailed
 
@@ -142,8 +92,10 @@ def main(argv=None) -> int:
     spark, lake = open_lakehouse(args, f"lakeforge-run-{cfg.name}")
     _log(f"Spark ready in {time.perf_counter() - t0:.1f}s")
     progress = Progress(spark)
+    # With --format json, stdout is the summary alone: training's step lines go to stderr with the rest.
+    launch = partial(launch_train, stdout=sys.stderr) if args.format == "json" else launch_train
     pipe = Pipeline(
-        spark, lake, cfg, launch_train=launch_train, log=_log, progress=progress.files_done, stage_watch=progress.watch
+        spark, lake, cfg, launch_train=launch, log=_log, progress=progress.files_done, stage_watch=progress.watch
     )
     try:
         report = pipe.run()
@@ -161,24 +113,8 @@ def main(argv=None) -> int:
                 file=sys.stderr,
             )
             status = 1
-    print(summary(report, out, args.lakehouse))
+    print(render_json(report, out) if args.format == "json" else render_summary(report, out, args.lakehouse))
     return status
-
-
-def _truncate(cfg, last: int, replace):
-    """``cfg`` with the stages after index ``last`` left out (for --stop-after)."""
-    keep = {n for n, _ in cfg.stages()[: last + 1]}
-    return replace(
-        cfg,
-        dedup=cfg.dedup if "dedup" in keep else None,
-        classifiers=tuple(c for c in cfg.classifiers if f"train_classifier:{Path(c).stem}" in keep),
-        classify=cfg.classify if "classify" in keep else None,
-        tokenize=tuple(t for t in cfg.tokenize if f"tokenize:{t.name}" in keep),
-        mixture=cfg.mixture if "mix" in keep else None,
-        train=cfg.train if "train" in keep else None,
-        text=tuple(t for t in cfg.text if f"import_text:{t.name}" in keep),
-        warc=cfg.warc if "curate" in keep else (),
-    )
 
 
 def _write_report(spark, lake, report, where: str) -> Path:
@@ -191,37 +127,3 @@ def _write_report(spark, lake, report, where: str) -> Path:
     path = write_report(data, folder)
     _log(f"report written in {time.perf_counter() - t0:.1f}s: {path}")
     return path
-
-
-def summary(report, report_path, lakehouse: str = "lakehouse") -> str:
-    at = "" if lakehouse == "lakehouse" else f" --lakehouse {lakehouse}"
-    from curation.spark.pipeline import brief
-
-    lines = ["", f"pipeline {report.name}: run {report.pipeline_run_id} in {report.seconds:.1f}s"]
-    reused = sorted({s.reused_run_id for s in report.stages if s.reused_run_id})
-    if reused:
-        lines.append(f"  skipped stages reuse the outputs of {', '.join(reused)}")
-    for s in report.stages:
-        state = s.status
-        lines.append(f"  {s.stage:<26} {state:<10} {s.seconds:>7.1f}s  {brief(s.counts)}".rstrip())
-    pinned = report.pinned
-    if pinned.get("documents") is not None:
-        lines.append(f"  documents   v{pinned['documents']}")
-    for name, sid in pinned.get("shard_sets", {}).items():
-        lines.append(f"  shard set   {name}/{sid}")
-    if pinned.get("blend"):
-        lines.append(f"  blend       {pinned['blend']}")
-    if pinned.get("checkpoint"):
-        lines.append(f"  checkpoint  {pinned['checkpoint']}")
-        lines.append(f"  lineage     lakeforge lineage {Path(pinned['checkpoint']).parent} --files 3{at}")
-    if report_path:
-        lines.append(f"  report      {report_path}")
-    lines.append(
-        f'  record      lakeforge sql{at} "SELECT stage, status, seconds, outputs FROM runs WHERE pipeline_run_id = '
-        f"'{report.pipeline_run_id}' ORDER BY stage_order\""
-    )
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))

@@ -46,7 +46,9 @@ def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
         },
         "curate": {
             "config": str(REPO / "conf" / "curate.yaml"),
-            "set": [f"toxicity.wordlist_dir={shared / 'toxicity' / 'ldnoobw'}"],
+            # A generous extraction limit: lakehouses built by different runs are compared document by document,
+            # and the default 1 s per document is a wall-clock limit that a loaded machine can miss in one run only.
+            "set": [f"toxicity.wordlist_dir={shared / 'toxicity' / 'ldnoobw'}", "extract.timeout_s=30"],
         },
         "dedup": {"config": str(REPO / "conf" / "dedup.yaml")},
         "classifiers": [str(tmp / "toxicity.yaml")],

@@ -7,8 +7,8 @@ TP and PP come from the config, DP = N / (TP × PP). On a GPU: NCCL and bf16; wi
 resume, data, then the loop (forward-backward over the micro-batches, step with clipping, log; validation every
 eval_interval; a checkpoint every save_interval).
 
-Writes ``<out_dir>/log.jsonl`` (events ``start``, ``step``, ``eval``, ``checkpoint``, ``resumed``), ``config.json``
-and ``<out_dir>/checkpoints/iter_NNNNNNN/`` (see training.checkpoint). ``--resume`` continues the run exactly (same
+Writes ``<out_dir>/log.jsonl`` (format and readers: ``training.runlog``), ``config.json`` and
+``<out_dir>/checkpoints/iter_NNNNNNN/`` (see training.checkpoint). ``--resume`` continues the run exactly (same
 layout) or resharded (another TP/PP); ``--stop-at ITER`` ends a run early with a checkpoint, keeping its schedule.
 Started without torchrun it runs as one process.
 """
@@ -16,13 +16,12 @@ Started without torchrun it runs as one process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 import torch.distributed as dist
 
 from training.config import TrainConfig, load_config
+from training.runlog import RunLog
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -150,6 +150,7 @@ def train(
     from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
     from megatron.core.pipeline_parallel import get_forward_backward_func
 
+    from curation.config import to_dict
     from training import checkpoint, cpu
     from training.data import build_datasets
     from training.model import GPU_FUSIONS, attention_backend, build_model, flop_count, peak_flops, transformer_config
@@ -246,7 +247,7 @@ def train(
 
     flops = flop_count(cfg.model, vocab_size, seq_length)
     peak = peak_flops(device, cfg.peak_flops)
-    log.write_config(cfg)
+    log.write_config(to_dict(cfg))
     log.event(
         "start",
         world=world,
@@ -511,54 +512,6 @@ def evaluate(model, valid_ds, eval_iters: int, gbs: int, step, batches) -> float
     for chunk in model:
         chunk.train()
     return _stage_mean(losses if ps.is_pipeline_last_stage() else None)
-
-
-@dataclass
-class RunLog:
-    """``<out_dir>/log.jsonl`` (rank 0): one JSON line per step and per event, floats exact (``repr``). A resumed
-    run appends; steps redone after a crash appear twice, and the last line of an iteration is the one that
-    counts."""
-
-    out_dir: Path
-    enabled: bool
-
-    def __post_init__(self) -> None:
-        if self.enabled:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.t0 = time.time()
-
-    def write_config(self, cfg: TrainConfig) -> None:
-        from curation.config import to_dict
-
-        if self.enabled:
-            (self.out_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
-
-    def _write(self, record: dict) -> None:
-        if self.enabled:
-            with open(self.out_dir / "log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-
-    def event(self, name: str, **fields) -> None:
-        self._write({"event": name, "time": time.time(), **fields})
-        if self.enabled:
-            print(f"[{time.time() - self.t0:7.1f}s] {name}: " + " ".join(f"{k}={_fmt(v)}" for k, v in fields.items()))
-            sys.stdout.flush()
-
-    def step(self, record: dict, echo: bool) -> None:
-        self._write({"event": "step", "time": time.time(), **record})
-        if self.enabled and echo:
-            r = record
-            mfu = f" mfu {r['mfu']:.1%}" if r["mfu"] is not None else ""
-            print(
-                f"[{time.time() - self.t0:7.1f}s] iter {r['iteration']:6d} loss {r['loss']:.4f} lr {r['lr']:.3e} "
-                f"grad_norm {_fmt(r['grad_norm'])} {r['tokens_per_s']:,.0f} tok/s "
-                f"{r['tflops_per_device']:.3f} TFLOP/s/device{mfu}"
-            )
-            sys.stdout.flush()
-
-
-def _fmt(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A training run as the report shows it: ``<out_dir>/log.jsonl`` (training/train.py ``RunLog``) and the realized
+"""A training run as the report shows it: ``<out_dir>/log.jsonl`` (read with ``training.runlog``) and the realized
 component shares of its blend, read from Megatron-Core's blended-dataset index in the run's index cache."""
 
 from __future__ import annotations
@@ -7,49 +7,24 @@ import json
 from pathlib import Path
 
 from curation.report.model import Training
+from training.runlog import read_log
 
 STEP_KEYS = ("iteration", "loss", "lr", "grad_norm", "tokens_per_s", "step_s", "tflops_per_device", "mfu", "skipped")
 
 
 def read_training_log(out_dir: str | Path) -> Training | None:
-    """The steps, evaluations, checkpoints and start event of ``out_dir/log.jsonl``; None when there is no log.
-
-    A resumed run appends to the same log and may redo steps after its checkpoint: the last line of an iteration
-    counts. Lines that are not JSON (a crash mid-write) are skipped.
-    """
-    path = Path(out_dir) / "log.jsonl"
-    if not path.is_file():
+    """The steps, evaluations, checkpoints and start event of ``out_dir/log.jsonl`` (``training.runlog``: a resumed
+    run's repeated iterations count once, by their last line); None when there is no log."""
+    log = read_log(out_dir)
+    if log is None:
         return None
-    steps: dict[int, dict] = {}
-    evals: dict[int, dict] = {}
-    start: dict = {}
-    checkpoints: list[dict] = []
-    resumed = 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(e, dict):
-            continue
-        kind = e.get("event")
-        if kind == "step" and isinstance(e.get("iteration"), int):
-            steps[e["iteration"]] = {k: e.get(k) for k in STEP_KEYS}
-        elif kind == "eval" and isinstance(e.get("iteration"), int) and e.get("val_loss") is not None:
-            evals[e["iteration"]] = {"iteration": e["iteration"], "val_loss": e["val_loss"]}
-        elif kind == "start":
-            start = {k: v for k, v in e.items() if k not in ("event",)}
-        elif kind == "checkpoint":
-            checkpoints.append({k: e.get(k) for k in ("iteration", "path", "seconds")})
-        elif kind == "resumed":
-            resumed += 1
     return Training(
         out_dir=str(out_dir),
-        steps=[steps[i] for i in sorted(steps)],
-        evals=[evals[i] for i in sorted(evals)],
-        start=start,
-        checkpoints=checkpoints,
-        resumed=resumed,
+        steps=[{k: log.steps[i].get(k) for k in STEP_KEYS} for i in sorted(log.steps)],
+        evals=[{"iteration": i, "val_loss": log.evals[i]} for i in sorted(log.evals)],
+        start=log.start,
+        checkpoints=log.checkpoints,
+        resumed=log.resumed,
     )
 
 

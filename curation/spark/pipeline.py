@@ -1,11 +1,14 @@
 """Run a :class:`~curation.pipeline.PipelineConfig` on Spark, one stage after another, recorded in ``runs``.
 
-Each stage is prepared first (settings resolved, inputs hashed, the previous stages' output versions pinned in),
-which gives its key; a key that an earlier run finished is skipped and its recorded outputs pinned into the next
-stage. Otherwise a ``running`` row is committed, the stage runs through the same library call as its ``lakeforge``
-subcommand, and a ``succeeded`` row with its outputs, counts and timings (or a ``failed`` row with the error) ends
-it. Training is launched by the caller (``launch_train``: a ``lakeforge train`` argument list → exit status), so
-this module never starts processes itself.
+Each stage kind is a :class:`Stage`: ``prepare()`` resolves its settings and inputs (the versions the stages before
+it pinned included), ``key_inputs()`` is what its key is made of, ``command()`` the equivalent ``lakeforge`` line,
+``run()`` does the work through the same library call as that subcommand and returns ``(outputs, counts)``; each
+stage also says which outputs it writes, how they pin the next stages and how to tell they still exist.
+
+:class:`Pipeline` is the loop over them: prepare → key → decide (``curation.pipeline.decide``: skip, run or resume)
+→ a ``running`` row, the stage, then a ``succeeded`` row with its outputs, counts and timings (or a ``failed`` row
+with the error). Training is launched by the caller (``launch_train``: a ``lakeforge train`` argument list → exit
+status), so this module never starts processes itself.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from curation import pipeline as P
 from curation.config import config_hash, load_settings, read_settings, to_dict
+from curation.pipeline import option, render_command, repeated
 from curation.provenance import RunInfo, code_version, new_run_id
 from schemas.documents import DOCUMENTS
 from schemas.runs import RUNS
+from training.runlog import TrainingLog, read_log
 
 
 class StageFailed(Exception):
@@ -35,27 +40,20 @@ class StageFailed(Exception):
 
 
 @dataclass
-class Prepared:
-    """A stage ready to run: its settings, inputs and key, and the call that runs it."""
-
-    config_hash: str
-    inputs: dict
-    command: str
-    config_path: str | None
-    execute: Callable[[RunInfo], tuple[dict, dict]]
-    """run → (outputs, counts)."""
-    config: dict = field(default_factory=dict)
-    job: str = ""
-
-
-@dataclass
 class StageOutcome:
     stage: str
     status: str
+    """succeeded | skipped."""
     seconds: float
     outputs: dict
     counts: dict
     reused_run_id: str | None = None
+    """For a skipped stage: the pipeline run whose outputs it reuses."""
+    resumed: bool = False
+    """The stage ran again after an attempt that never ended (killed) or failed."""
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -66,7 +64,478 @@ class PipelineReport:
     seconds: float = 0.0
     pinned: dict = field(default_factory=dict)
 
+    def to_json(self) -> dict:
+        return {
+            "pipeline_run_id": self.pipeline_run_id,
+            "name": self.name,
+            "seconds": round(self.seconds, 3),
+            "stages": [s.to_json() for s in self.stages],
+            "pinned": self.pinned,
+        }
 
+
+# ------------------------------------------------------------------------------------------------------ stages
+@dataclass
+class StageContext:
+    """What a stage may use: the session and lakehouse, the pipeline's config, what the stages before it pinned,
+    and the engine's services."""
+
+    spark: Any
+    lake: Any
+    pipeline: P.PipelineConfig
+    pinned: dict
+    """Documents version, shard sets, models, blend, mixture id, checkpoint: what the stages so far wrote."""
+    hash_cache: dict
+    history: list
+    """The ``runs`` rows of this pipeline's earlier runs, oldest first."""
+    log: Callable[[str], None] = print
+    progress: Callable[[int, int, int], None] | None = None
+    """curate's ``(files done, files, records)`` callback."""
+    launch_train: Callable[[list[str]], int] | None = None
+
+    def documents_input(self) -> int | None:
+        """The documents version the next stage reads: the chain's pinned one, else the table's latest."""
+        pinned = self.pinned["documents"]
+        return pinned if pinned is not None else self.lake.version(DOCUMENTS.name)
+
+    def last_config_hash(self, stage: str) -> str | None:
+        """The config hash ``stage`` last finished with (this pipeline, any earlier run); None if never."""
+        done = [r for r in self.history if r["stage"] == stage and r["status"] == "succeeded"]
+        return done[-1]["config_hash"] if done else None
+
+    def content_of(self, paths: list[str]) -> list[dict]:
+        return P.content_of(paths, self.hash_cache)
+
+
+class Stage:
+    """One stage of the chain. ``prepare()`` runs when the stages before it have pinned their outputs; the others
+    read what it resolved."""
+
+    kind: ClassVar[str]
+    job: ClassVar[str]
+    """The job name of its run (``RunInfo.job``, as in the Delta commit metadata and ``stats``)."""
+    outputs: ClassVar[tuple[str, ...]]
+    """The keys of the outputs ``run()`` returns (recorded in ``runs.outputs``)."""
+
+    def __init__(self, name: str, spec: Any, ctx: StageContext):
+        self.name, self.spec, self.ctx = name, spec, ctx
+        self.config_path: str | None = getattr(spec, "config", None)
+        """The config file it runs with (where a problem of this stage points)."""
+        self.config_hash = ""
+        self.inputs: dict = {}
+        self.config: dict = {}
+
+    def prepare(self) -> None:
+        """Resolve settings and inputs: ``config_hash``, ``inputs`` and ``config``. Raises for a config or input
+        problem of this stage."""
+        raise NotImplementedError
+
+    def key_inputs(self) -> tuple[str, dict]:
+        """What the stage key is made of: the settings hash and the inputs (file contents, pinned versions)."""
+        return self.config_hash, self.inputs
+
+    def key(self) -> str:
+        return P.stage_key(self.name, *self.key_inputs())
+
+    def command(self) -> str:
+        """The equivalent ``lakeforge ...`` command line."""
+        raise NotImplementedError
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        """Do the work; returns ``(outputs, counts)``."""
+        raise NotImplementedError
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        """Pin what this stage wrote (or an earlier run of it did) into the stages after it."""
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        """Whether an earlier run's recorded outputs are still there (else a finished key runs again)."""
+        return True
+
+
+class _DocumentsStage(Stage):
+    """A stage that writes a new ``documents`` version: the next stages read that version."""
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        docs = outputs.get("documents")
+        if docs is not None:
+            # Versions only grow, and every stage's rows stay in later versions: the newest one is the chain's.
+            cur = pinned["documents"]
+            pinned["documents"] = docs if cur is None else max(cur, docs)
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        docs = outputs.get("documents")
+        latest = self.ctx.lake.version(DOCUMENTS.name)
+        return docs is None or (latest is not None and latest >= docs)
+
+    def _documents_run(self, run: RunInfo, version: int | None) -> None:
+        run.inputs, run.input_tables = [self.ctx.lake.fq(DOCUMENTS.name)], {DOCUMENTS.name: version}
+
+
+class CurateStage(_DocumentsStage):
+    """``lakeforge curate``: the WARC inputs → documents (classifiers left to the classify stage)."""
+
+    kind, job, outputs = "curate", "curate", ("documents", "stats")
+
+    def prepare(self) -> None:
+        from curation.curate import CurateConfig
+        from curation.warc.sources import resolve_inputs
+
+        spec: P.StageConfig = self.spec
+        loaded = load_settings(CurateConfig, spec.config, spec.set)
+        # Classifiers are applied by the classify stage, after they are trained: curate runs without them.
+        self.had_classifiers = bool(loaded.classifiers)
+        self.cfg = dataclasses.replace(loaded, classifiers={})
+        read = self.cfg.read
+        warc = list(self.ctx.pipeline.warc)
+        self.sources = resolve_inputs(warc, read.paths_base, timeout_s=read.http_timeout_s, retries=read.http_retries)
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        self.inputs = {"warc": self.ctx.content_of([s.uri for s in self.sources])}
+        self.previous_hash = self.ctx.last_config_hash(self.name)
+
+    def command(self) -> str:
+        spec: P.StageConfig = self.spec
+        args = option("--config", spec.config) + repeated("--set", spec.set)
+        args += ["--set", "classifiers={}"] if self.had_classifiers else []
+        return render_command("curate", args + repeated("-i", self.ctx.pipeline.warc))
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.curate import run_curate, run_filter
+
+        ctx = self.ctx
+        run.inputs = [s.uri for s in self.sources]
+        report = run_curate(ctx.spark, ctx.lake, self.sources, self.cfg, run, progress=ctx.progress)
+        counts = report.totals | {"files": len(self.sources)}
+        if self.previous_hash is not None and self.previous_hash != self.config_hash:
+            # New thresholds for documents an earlier run curated: re-apply them (no re-extraction).
+            ctx.log("curate: settings changed since the last pipeline run: re-applying them to every document")
+            frun = RunInfo(job="filter", config_hash=self.config_hash, config=self.config)
+            counts["filter_changed"] = run_filter(ctx.spark, ctx.lake, self.cfg, frun).changed
+        return {"documents": ctx.lake.version(DOCUMENTS.name), "stats": ctx.lake.version("stats")}, counts
+
+
+class ImportTextStage(_DocumentsStage):
+    """``lakeforge import-text``: text or JSON Lines files → documents."""
+
+    kind, job, outputs = "import_text", "import", ("documents",)
+
+    def prepare(self) -> None:
+        from curation.spark.text_import import TextImportConfig
+
+        spec: P.TextInput = self.spec
+        self.cfg = TextImportConfig(split=spec.split)
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        self.inputs = {"files": self.ctx.content_of(list(spec.paths))}
+
+    def command(self) -> str:
+        spec: P.TextInput = self.spec
+        return render_command("import-text", repeated("-i", spec.paths) + option("--split", spec.split))
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.text_import import run_import_text
+
+        ctx, paths = self.ctx, list(self.spec.paths)
+        run.inputs = paths
+        report = run_import_text(ctx.spark, ctx.lake, paths, self.cfg, run)
+        return {"documents": ctx.lake.version(DOCUMENTS.name)}, report.totals
+
+
+class DedupStage(_DocumentsStage):
+    """``lakeforge dedup`` on the pinned documents; ``--full`` when its settings changed since its last run."""
+
+    kind, job, outputs = "dedup", "dedup", ("documents", "minhash_signatures")
+
+    def prepare(self) -> None:
+        from curation.dedup.config import DedupConfig
+
+        spec: P.StageConfig = self.spec
+        self.cfg = load_settings(DedupConfig, spec.config, spec.set)
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        self.version = self.ctx.documents_input()
+        self.inputs = {"documents": self.version}
+        previous = self.ctx.last_config_hash(self.name)
+        self.full = previous is not None and previous != self.config_hash
+
+    def command(self) -> str:
+        spec: P.StageConfig = self.spec
+        args = option("--config", spec.config) + repeated("--set", spec.set) + (["--full"] if self.full else [])
+        return render_command("dedup", args)
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.dedup import run_dedup
+
+        ctx = self.ctx
+        self._documents_run(run, self.version)
+        report = run_dedup(ctx.spark, ctx.lake, self.cfg, run, full=self.full)
+        outputs = {
+            "documents": ctx.lake.version(DOCUMENTS.name),
+            "minhash_signatures": ctx.lake.version("minhash_signatures"),
+        }
+        return outputs, report.totals | {k: report.details.get(k) for k in ("mode", "candidate_pairs", "edges")}
+
+
+class TrainClassifierStage(Stage):
+    """``lakeforge train-classifier --config FILE``: a labelled file (by content) or SQL over the pinned
+    documents → a model version in ``models``."""
+
+    kind, job, outputs = "train_classifier", "train-classifier", ("name", "model_version", "model_id", "models")
+
+    def __init__(self, name: str, spec: str, ctx: StageContext):
+        super().__init__(name, spec, ctx)
+        self.config_path = spec
+
+    def prepare(self) -> None:
+        from curation.classify.source import TrainClassifierConfig
+
+        self.cfg = load_settings(TrainClassifierConfig, self.spec, [])
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        labels = self.cfg.input.labels
+        if labels:
+            self.inputs = {"labels": self.ctx.content_of([labels])}
+        else:
+            self.inputs = {"documents": self.ctx.documents_input()}
+
+    def command(self) -> str:
+        return render_command("train-classifier", ["--config", self.spec])
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.classify import run_train_classifier
+
+        ctx, cfg = self.ctx, self.cfg
+        run.inputs = [cfg.input.labels] if cfg.input.labels else ["sql"]
+        report = run_train_classifier(ctx.spark, ctx.lake, cfg, run)
+        test = (report.metrics or {}).get("test", {})
+        counts = {"model": report.model_id, "created": report.created, **report.counts.get("rows", {})} | {
+            k: test.get(k) for k in ("macro_f1", "roc_auc") if k in test
+        }
+        outputs = {
+            "name": cfg.name,
+            "model_version": report.version,
+            "model_id": report.model_id,
+            "models": ctx.lake.version("models"),
+        }
+        return outputs, counts
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        pinned["models"][outputs["name"]] = outputs["model_version"]
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        return self.ctx.lake.version("models") is not None
+
+
+class ClassifyStage(_DocumentsStage):
+    """``lakeforge classify``: the curate config's classifiers (with the classify stage's overrides), resolved to
+    the models registered so far, scored over the pinned documents."""
+
+    kind, job, outputs = "classify", "classify", ("documents",)
+
+    def __init__(self, name: str, spec: P.StageConfig, ctx: StageContext):
+        super().__init__(name, spec, ctx)
+        self.config_path = spec.config or ctx.pipeline.curate.config
+        self.sets = list(ctx.pipeline.curate.set) + list(spec.set)
+
+    def prepare(self) -> None:
+        from curation.curate import CurateConfig
+        from curation.spark.classify import resolve_classifiers
+
+        cfg = load_settings(CurateConfig, self.config_path, self.sets)
+        if not cfg.classifiers:
+            raise ValueError(
+                "no classifiers configured: add `classifiers:` to the curate config or `set:` them "
+                "under classify (e.g. classifiers.toxicity.drop=above)"
+            )
+        self.cfg = resolve_classifiers(self.ctx.lake, cfg)
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        self.version = self.ctx.documents_input()
+        self.inputs = {"documents": self.version}
+
+    def command(self) -> str:
+        return render_command("classify", option("--config", self.config_path) + repeated("--set", self.sets))
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.classify import run_classify
+
+        ctx = self.ctx
+        self._documents_run(run, self.version)
+        report = run_classify(ctx.spark, ctx.lake, self.cfg, run)
+        counts = report.totals | {"scored": report.details.get("scored")}
+        return {"documents": ctx.lake.version(DOCUMENTS.name)}, counts
+
+
+class TokenizeStage(Stage):
+    """``lakeforge tokenize``: the pinned documents version, filtered by ``where`` → a shard set."""
+
+    kind, job = "tokenize", "tokenize"
+    outputs = ("name", "shard_set_id", "path", "token_shards", "content_hash")
+
+    def prepare(self) -> None:
+        from curation.tokenize.config import TokenizeConfig
+
+        spec: P.TokenizeSpec = self.spec
+        self.sets = list(spec.set) + ([f"tokenizer={spec.tokenizer}"] if spec.tokenizer else [])
+        self.cfg = load_settings(TokenizeConfig, spec.config, self.sets)
+        self.config_hash, self.config = config_hash(self.cfg), to_dict(self.cfg)
+        self.version = self.ctx.documents_input()
+        self.inputs = {"documents": self.version, "where": spec.where}
+        if self.cfg.tokenizer:
+            self.inputs["tokenizer"] = self.ctx.content_of([self.cfg.tokenizer])
+
+    def command(self) -> str:
+        spec: P.TokenizeSpec = self.spec
+        args = option("--config", spec.config) + repeated("--set", spec.set)
+        args += ["--name", spec.name] + option("--version", self.version) + option("--where", spec.where)
+        return render_command("tokenize", args + option("--tokenizer", spec.tokenizer))
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.tokenize_shards import run_tokenize
+
+        ctx, spec = self.ctx, self.spec
+        r = run_tokenize(ctx.spark, ctx.lake, self.cfg, run, spec.name, DOCUMENTS.name, self.version, spec.where)
+        outputs = {
+            "name": r.name,
+            "shard_set_id": r.shard_set_id,
+            "path": r.path,
+            "token_shards": ctx.lake.version("token_shards"),
+            "content_hash": r.content_hash,
+        }
+        counts = {
+            "records_in": r.records_in,
+            "documents": r.documents,
+            "rejected": r.rejected,
+            "errored": r.errored,
+            "tokens": r.tokens,
+            "noop": r.noop,
+        }
+        return outputs, counts
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        pinned["shard_sets"][outputs["name"]] = outputs["shard_set_id"]
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        return _exists(outputs.get("path"))
+
+
+class MixStage(Stage):
+    """``lakeforge mix FILE``, its table components pinned to the pipeline's documents version and its shard
+    components to the shard sets the pipeline made → a blend."""
+
+    kind, job, outputs = "mix", "mix", ("blend", "mixture_id", "mixtures")
+
+    def __init__(self, name: str, spec: str, ctx: StageContext):
+        super().__init__(name, spec, ctx)
+        self.config_path = spec
+
+    def prepare(self) -> None:
+        from curation.tokenize.mixture import parse
+
+        data = read_settings(self.spec)
+        version = self.ctx.documents_input()
+        shard_sets = self.ctx.pinned["shard_sets"]
+        for c in (data.get("components") or {}).values():
+            if not isinstance(c, dict):
+                continue
+            if c.get("table") and c.get("version") is None:
+                c["version"] = version  # the pipeline's documents, not whatever is newest when mix runs
+            if c.get("shards") in shard_sets and not c.get("shard_set_id"):
+                c["shard_set_id"] = shard_sets[c["shards"]]
+        self.mixture = parse(data, self.spec)
+        self.config_hash, self.config, self.inputs = P.settings_hash(data), data, {"mixture": data}
+
+    def command(self) -> str:
+        return render_command("mix", [self.spec])
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from curation.spark.mix import run_mix
+        from training.data import check_blend
+
+        ctx = self.ctx
+        run.inputs = [str(Path(self.spec).resolve())]
+        report, _ = run_mix(ctx.spark, ctx.lake, self.mixture, run, log=ctx.log)
+        counts = {"components": len(report.blend.get("components", [])), "new": report.new}
+        try:
+            check = check_blend(report.blend, 2_000, 0.02)
+            counts["realized_shares"] = {s.component: round(s.realized, 4) for s in check.shares}
+            counts["shares_ok"] = check.ok
+        except Exception as e:  # noqa: BLE001 — the blend is pinned; a failed read-back is reported, not fatal
+            counts["check_error"] = one_line(e)
+        outputs = {"blend": report.path, "mixture_id": report.mixture_id, "mixtures": ctx.lake.version("mixtures")}
+        return outputs, counts
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        pinned["blend"], pinned["mixture_id"] = outputs["blend"], outputs["mixture_id"]
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        return _exists(outputs.get("blend"))
+
+
+class TrainStage(Stage):
+    """``lakeforge train --resume`` on the pinned blend, into ``out_dir`` (default ``runs/<pipeline>/<key 12>``,
+    with ``runs/<pipeline>/latest`` pointing at it) → a checkpoint."""
+
+    kind, job, outputs = "train", "train", ("out_dir", "checkpoint")
+
+    def prepare(self) -> None:
+        from training.config import load_config
+
+        ctx, spec = self.ctx, self.spec
+        if ctx.launch_train is None:
+            raise ValueError("this runner was given no way to launch training")
+        blend = ctx.pinned.get("blend")
+        if not blend:
+            raise ValueError("no blend to train on: the mix stage did not run")
+        cfg = load_config(spec.config, spec.set)
+        self.config_hash, self.config = config_hash(cfg), to_dict(cfg)
+        self.inputs = {"mixture_id": ctx.pinned.get("mixture_id"), "dp": spec.dp}
+        self.out_dir = spec.out_dir or f"runs/{ctx.pipeline.name}/{self.key()[:12]}"
+        self.argv = ["--mixture", blend, "--config", spec.config, "--dp", str(spec.dp), "--resume"]
+        self.argv += repeated("--set", spec.set) + ["--set", f"out_dir={self.out_dir}", "--lakehouse", ctx.lake.root]
+
+    def command(self) -> str:
+        return render_command("train", self.argv)
+
+    def run(self, run: RunInfo) -> tuple[dict, dict]:
+        from training.checkpoint import list_checkpoints
+
+        out_dir = Path(self.out_dir)
+        rc = self.ctx.launch_train(self.argv)
+        if rc != 0:
+            raise RuntimeError(f"training exited with status {rc} (its log is {out_dir}/log.jsonl)")
+        ckpts = list_checkpoints(out_dir / "checkpoints")
+        if not ckpts:
+            raise RuntimeError(f"training wrote no checkpoint under {out_dir}/checkpoints")
+        if self.spec.out_dir is None:
+            _point_latest(out_dir)
+        outputs = {"out_dir": str(out_dir.resolve()), "checkpoint": str(ckpts[-1].resolve())}
+        return outputs, (read_log(out_dir) or TrainingLog()).summary()
+
+    def pin(self, pinned: dict, outputs: dict) -> None:
+        pinned["out_dir"], pinned["checkpoint"] = outputs["out_dir"], outputs["checkpoint"]
+
+    def outputs_exist(self, outputs: dict) -> bool:
+        return _exists(outputs.get("checkpoint"))
+
+
+STAGES: dict[str, type[Stage]] = {  # in curation.pipeline.STAGE_ORDER
+    s.kind: s
+    for s in (
+        CurateStage,
+        ImportTextStage,
+        DedupStage,
+        TrainClassifierStage,
+        ClassifyStage,
+        TokenizeStage,
+        MixStage,
+        TrainStage,
+    )
+}
+
+
+def _exists(path: str | None) -> bool:
+    """A recorded local file or folder is still there (a remote URI is taken on trust)."""
+    return not path or "://" in path or Path(path).exists()
+
+
+# ------------------------------------------------------------------------------------------------------ the loop
 class Pipeline:
     """One ``lakeforge run``: ``run()`` goes through the plan; ``log`` gets one line per event."""
 
@@ -94,46 +563,57 @@ class Pipeline:
         self._pending: list[dict] = []
         self._history: list = []
 
-    # ------------------------------------------------------------------ the run
     def run(self) -> PipelineReport:
         t0 = time.perf_counter()
         lake = self.lake
         lake.ensure(RUNS)
         records = self._records()
+        ctx = StageContext(
+            spark=self.spark,
+            lake=lake,
+            pipeline=self.cfg,
+            pinned=self.pinned,
+            hash_cache=self.hash_cache,
+            history=self._history,
+            log=self.log,
+            progress=self.progress,
+            launch_train=self.launch_train,
+        )
+        stages = [STAGES[P.stage_kind(name)](name, spec, ctx) for name, spec in self.cfg.stages()]
         report = PipelineReport(self.run_id, self.cfg.name)
-        plan = self.cfg.stages()
-        self.log(f"pipeline {self.cfg.name}: run {self.run_id}, {len(plan)} stages, lakehouse {lake.root}")
-        for order, (stage, spec) in enumerate(plan):
-            report.stages.append(self._stage(order, len(plan), stage, spec, records))
+        self.log(f"pipeline {self.cfg.name}: run {self.run_id}, {len(stages)} stages, lakehouse {lake.root}")
+        for order, stage in enumerate(stages):
+            report.stages.append(self._stage(order, len(stages), stage, records))
         self._flush()
         self._save_hash_cache()
         report.seconds = time.perf_counter() - t0
         report.pinned = self.pinned
         return report
 
-    def _stage(self, order: int, total: int, stage: str, spec, records) -> StageOutcome:
-        label = f"[{order + 1}/{total}] {stage}"
+    def _stage(self, order: int, total: int, stage: Stage, records: dict[str, P.StageRecord]) -> StageOutcome:
+        label = f"[{order + 1}/{total}] {stage.name}"
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         try:
-            prepared = self._prepare(stage, spec)
+            stage.prepare()
+            config_hash_, inputs = stage.key_inputs()
+            key = stage.key()
+            command = stage.command()
         except Exception as e:  # noqa: BLE001 — a config or input problem of this stage, reported as such
-            where = spec if isinstance(spec, str) else getattr(spec, "config", None) or self.cfg.source
-            self._fail(order, stage, started, t0, None, e, where)
-        key = P.stage_key(stage, prepared.config_hash, prepared.inputs)
-        action, rec = P.decide(key, records, self._outputs_exist)
+            self._fail(order, stage.name, started, t0, None, e, stage.config_path or self.cfg.source)
+        action, rec = P.decide(key, records, stage.outputs_exist)
         row = {
             "stage_order": order,
-            "stage": stage,
+            "stage": stage.name,
             "stage_key": key,
-            "command": prepared.command,
-            "config_path": prepared.config_path,
-            "config_hash": prepared.config_hash,
-            "inputs": json.dumps(prepared.inputs, sort_keys=True, default=str),
+            "command": command,
+            "config_path": stage.config_path,
+            "config_hash": config_hash_,
+            "inputs": json.dumps(inputs, sort_keys=True, default=str),
             "started_at": started,
         }
         if action == "skip":
-            self._pin(stage, rec.outputs)
+            stage.pin(self.pinned, rec.outputs)
             self._record(
                 row
                 | {
@@ -146,22 +626,24 @@ class Pipeline:
                 }
             )
             self.log(f"{label}: skipped, same inputs and settings as run {rec.pipeline_run_id}")
-            return StageOutcome(stage, "skipped", 0.0, rec.outputs, {}, rec.pipeline_run_id)
-        run = RunInfo(job=prepared.job or stage.split(":")[0], config_hash=prepared.config_hash, config=prepared.config)
+            return StageOutcome(stage.name, "skipped", 0.0, rec.outputs, {}, rec.pipeline_run_id)
+        run = RunInfo(job=stage.job, config_hash=config_hash_, config=stage.config)
         how = "resuming an interrupted attempt" if action == "resume" else "running"
-        self.log(f"{label}: {how} (job run {run.run_id})  {prepared.command}")
+        self.log(f"{label}: {how} (job run {run.run_id})  {command}")
         self._record(row | {"status": "running", "job_run_id": run.run_id})
         self._flush()
         try:
             if self.stage_watch is not None:
-                with self.stage_watch(stage):
-                    outputs, counts = prepared.execute(run)
+                with self.stage_watch(stage.name):
+                    outputs, counts = stage.run(run)
             else:
-                outputs, counts = prepared.execute(run)
+                outputs, counts = stage.run(run)
+            if set(outputs) != set(stage.outputs):
+                raise RuntimeError(f"wrote outputs {sorted(outputs)}, declared {sorted(stage.outputs)}")
         except Exception as e:  # noqa: BLE001 — every stage failure becomes a failed row and one line
-            self._fail(order, stage, started, t0, row | {"job_run_id": run.run_id}, e, prepared.config_path or "")
+            self._fail(order, stage.name, started, t0, row | {"job_run_id": run.run_id}, e, stage.config_path or "")
         seconds = time.perf_counter() - t0
-        self._pin(stage, outputs)
+        stage.pin(self.pinned, outputs)
         self._record(
             row
             | {
@@ -174,12 +656,12 @@ class Pipeline:
             }
         )
         self._flush()
-        records[key] = P.StageRecord("succeeded", self.run_id, outputs, prepared.config_hash, run.run_id)
-        self.log(f"{label}: done in {seconds:.1f}s  {brief(counts)}")
-        return StageOutcome(stage, "succeeded", seconds, outputs, counts)
+        records[key] = P.StageRecord("succeeded", self.run_id, outputs, config_hash_, run.run_id)
+        self.log(f"{label}: done in {seconds:.1f}s  {P.brief(counts)}")
+        return StageOutcome(stage.name, "succeeded", seconds, outputs, counts, resumed=action == "resume")
 
     def _fail(self, order, stage, started, t0, row, error: Exception, config_path: str):
-        message = _one_line(error)
+        message = one_line(error)
         row = row or {"stage_order": order, "stage": stage, "stage_key": "", "started_at": started}
         self._record(
             row
@@ -201,299 +683,6 @@ class Pipeline:
             "shows the record"
         )
         raise StageFailed(stage, message, hint) from error
-
-    # ------------------------------------------------------------------ pinning
-    def _pin(self, stage: str, outputs: dict) -> None:
-        docs = outputs.get("documents")
-        if docs is not None:
-            # Versions only grow, and every stage's rows stay in later versions: the newest one is the chain's.
-            cur = self.pinned["documents"]
-            self.pinned["documents"] = docs if cur is None else max(cur, docs)
-        if "shard_set_id" in outputs:
-            self.pinned["shard_sets"][outputs["name"]] = outputs["shard_set_id"]
-        if "model_version" in outputs:
-            self.pinned["models"][outputs["name"]] = outputs["model_version"]
-        for k in ("blend", "mixture_id", "out_dir", "checkpoint"):
-            if k in outputs:
-                self.pinned[k] = outputs[k]
-
-    def _documents_input(self) -> int | None:
-        """The documents version the next stage reads: the chain's pinned one, else the table's latest."""
-        pinned = self.pinned["documents"]
-        return pinned if pinned is not None else self.lake.version(DOCUMENTS.name)
-
-    def _outputs_exist(self, outputs: dict) -> bool:
-        lake = self.lake
-        docs = outputs.get("documents")
-        if docs is not None and (lake.version(DOCUMENTS.name) or -1) < docs:
-            return False
-        for k in ("path", "blend", "checkpoint"):
-            if outputs.get(k) and "://" not in outputs[k] and not Path(outputs[k]).exists():
-                return False
-        if "model_version" in outputs and (lake.version("models") is None):
-            return False
-        return True
-
-    # ------------------------------------------------------------------ the stages
-    def _prepare(self, stage: str, spec) -> Prepared:
-        kind = stage.split(":")[0]
-        return getattr(self, f"_prepare_{kind}")(spec)
-
-    def _prepare_curate(self, spec: P.StageConfig) -> Prepared:
-        from curation.curate import CurateConfig
-        from curation.spark.curate import run_curate, run_filter
-        from curation.warc.sources import resolve_inputs
-
-        # Classifiers are applied by the classify stage, after they are trained: curate runs without them.
-        cfg = dataclasses.replace(load_settings(CurateConfig, spec.config, spec.set), classifiers={})
-        sources = resolve_inputs(
-            list(self.cfg.warc), cfg.read.paths_base, timeout_s=cfg.read.http_timeout_s, retries=cfg.read.http_retries
-        )
-        files = P.content_of([s.uri for s in sources], self.hash_cache)
-        h = config_hash(cfg)
-        previous = self._last_config_hash("curate")
-
-        def execute(run: RunInfo):
-            run.inputs = [s.uri for s in sources]
-            report = run_curate(self.spark, self.lake, sources, cfg, run, progress=self.progress)
-            counts = report.totals | {"files": len(sources)}
-            if previous is not None and previous != h:
-                # New thresholds for documents an earlier run curated: re-apply them (no re-extraction).
-                self.log("curate: settings changed since the last pipeline run: re-applying them to every document")
-                frun = RunInfo(job="filter", config_hash=h, config=to_dict(cfg))
-                counts["filter_changed"] = run_filter(self.spark, self.lake, cfg, frun).changed
-            return {"documents": self.lake.version(DOCUMENTS.name), "stats": self.lake.version("stats")}, counts
-
-        return Prepared(
-            h,
-            {"warc": files},
-            _command("curate", spec, [f"-i {w}" for w in self.cfg.warc]),
-            spec.config,
-            execute,
-            to_dict(cfg),
-        )
-
-    def _prepare_import_text(self, spec: P.TextInput) -> Prepared:
-        from curation.spark.text_import import TextImportConfig, run_import_text
-
-        cfg = TextImportConfig(split=spec.split)
-        files = P.content_of(list(spec.paths), self.hash_cache)
-
-        def execute(run: RunInfo):
-            run.inputs = list(spec.paths)
-            report = run_import_text(self.spark, self.lake, list(spec.paths), cfg, run)
-            return {"documents": self.lake.version(DOCUMENTS.name)}, report.totals
-
-        args = [f"-i {p}" for p in spec.paths] + ([f"--split {spec.split}"] if spec.split else [])
-        return Prepared(
-            config_hash(cfg),
-            {"files": files},
-            "lakeforge import-text " + " ".join(args),
-            None,
-            execute,
-            to_dict(cfg),
-            job="import",
-        )
-
-    def _prepare_dedup(self, spec: P.StageConfig) -> Prepared:
-        from curation.dedup.config import DedupConfig
-        from curation.spark.dedup import run_dedup
-
-        cfg = load_settings(DedupConfig, spec.config, spec.set)
-        h = config_hash(cfg)
-        version = self._documents_input()
-        previous = self._last_config_hash("dedup")
-        full = previous is not None and previous != h
-
-        def execute(run: RunInfo):
-            run.inputs, run.input_tables = [self.lake.fq(DOCUMENTS.name)], {DOCUMENTS.name: version}
-            report = run_dedup(self.spark, self.lake, cfg, run, full=full)
-            out = {
-                "documents": self.lake.version(DOCUMENTS.name),
-                "minhash_signatures": self.lake.version("minhash_signatures"),
-            }
-            return out, report.totals | {k: report.details.get(k) for k in ("mode", "candidate_pairs", "edges")}
-
-        return Prepared(
-            h,
-            {"documents": version},
-            _command("dedup", spec, ["--full"] if full else []),
-            spec.config,
-            execute,
-            to_dict(cfg),
-        )
-
-    def _prepare_train_classifier(self, path: str) -> Prepared:
-        from curation.classify.source import TrainClassifierConfig
-        from curation.spark.classify import run_train_classifier
-
-        cfg = load_settings(TrainClassifierConfig, path, [])
-        inputs: dict = {}
-        if cfg.input.labels:
-            inputs["labels"] = P.content_of([cfg.input.labels], self.hash_cache)
-        else:
-            inputs["documents"] = self._documents_input()
-
-        def execute(run: RunInfo):
-            run.inputs = [cfg.input.labels] if cfg.input.labels else ["sql"]
-            report = run_train_classifier(self.spark, self.lake, cfg, run)
-            test = (report.metrics or {}).get("test", {})
-            counts = {"model": report.model_id, "created": report.created, **report.counts.get("rows", {})} | {
-                k: test.get(k) for k in ("macro_f1", "roc_auc") if k in test
-            }
-            return {
-                "name": cfg.name,
-                "model_version": report.version,
-                "model_id": report.model_id,
-                "models": self.lake.version("models"),
-            }, counts
-
-        return Prepared(
-            config_hash(cfg),
-            inputs,
-            f"lakeforge train-classifier --config {path}",
-            path,
-            execute,
-            to_dict(cfg),
-            job="train-classifier",
-        )
-
-    def _prepare_classify(self, spec: P.StageConfig) -> Prepared:
-        from curation.curate import CurateConfig
-        from curation.spark.classify import resolve_classifiers, run_classify
-
-        base = self.cfg.curate
-        cfg = load_settings(CurateConfig, spec.config or base.config, list(base.set) + list(spec.set))
-        if not cfg.classifiers:
-            raise ValueError(
-                "no classifiers configured: add `classifiers:` to the curate config or `set:` them "
-                "under classify (e.g. classifiers.toxicity.drop=above)"
-            )
-        cfg = resolve_classifiers(self.lake, cfg)
-        version = self._documents_input()
-
-        def execute(run: RunInfo):
-            run.inputs, run.input_tables = [self.lake.fq(DOCUMENTS.name)], {DOCUMENTS.name: version}
-            report = run_classify(self.spark, self.lake, cfg, run)
-            counts = report.totals | {"scored": report.details.get("scored")}
-            return {"documents": self.lake.version(DOCUMENTS.name)}, counts
-
-        return Prepared(
-            config_hash(cfg),
-            {"documents": version},
-            _command("classify", spec, []),
-            spec.config or base.config,
-            execute,
-            to_dict(cfg),
-        )
-
-    def _prepare_tokenize(self, spec: P.TokenizeSpec) -> Prepared:
-        from curation.spark.tokenize_shards import run_tokenize
-        from curation.tokenize.config import TokenizeConfig
-
-        sets = list(spec.set) + ([f"tokenizer={spec.tokenizer}"] if spec.tokenizer else [])
-        cfg = load_settings(TokenizeConfig, spec.config, sets)
-        version = self._documents_input()
-        inputs = {"documents": version, "where": spec.where}
-        if cfg.tokenizer:
-            inputs["tokenizer"] = P.content_of([cfg.tokenizer], self.hash_cache)
-
-        def execute(run: RunInfo):
-            r = run_tokenize(self.spark, self.lake, cfg, run, spec.name, DOCUMENTS.name, version, spec.where)
-            outputs = {
-                "name": r.name,
-                "shard_set_id": r.shard_set_id,
-                "path": r.path,
-                "token_shards": self.lake.version("token_shards"),
-                "content_hash": r.content_hash,
-            }
-            counts = {
-                "records_in": r.records_in,
-                "documents": r.documents,
-                "rejected": r.rejected,
-                "errored": r.errored,
-                "tokens": r.tokens,
-                "noop": r.noop,
-            }
-            return outputs, counts
-
-        args = [f"--name {spec.name}", f"--version {version}"] + ([f'--where "{spec.where}"'] if spec.where else [])
-        args += [f"--tokenizer {spec.tokenizer}"] if spec.tokenizer else []
-        return Prepared(
-            config_hash(cfg),
-            inputs,
-            _command("tokenize", P.StageConfig(spec.config, spec.set), args),
-            spec.config,
-            execute,
-            to_dict(cfg),
-        )
-
-    def _prepare_mix(self, path: str) -> Prepared:
-        from curation.spark.mix import run_mix
-        from curation.tokenize.mixture import parse
-
-        data = read_settings(path)
-        version = self._documents_input()
-        for c in (data.get("components") or {}).values():
-            if not isinstance(c, dict):
-                continue
-            if c.get("table") and c.get("version") is None:
-                c["version"] = version  # the pipeline's documents, not whatever is newest when mix runs
-            if c.get("shards") in self.pinned["shard_sets"] and not c.get("shard_set_id"):
-                c["shard_set_id"] = self.pinned["shard_sets"][c["shards"]]
-        mixture = parse(data, path)
-
-        def execute(run: RunInfo):
-            from training.data import check_blend
-
-            run.inputs = [str(Path(path).resolve())]
-            report, _ = run_mix(self.spark, self.lake, mixture, run, log=self.log)
-            counts = {"components": len(report.blend.get("components", [])), "new": report.new}
-            try:
-                check = check_blend(report.blend, 2_000, 0.02)
-                counts["realized_shares"] = {s.component: round(s.realized, 4) for s in check.shares}
-                counts["shares_ok"] = check.ok
-            except Exception as e:  # noqa: BLE001 — the blend is pinned; a failed read-back is reported, not fatal
-                counts["check_error"] = _one_line(e)
-            outputs = {"blend": report.path, "mixture_id": report.mixture_id, "mixtures": self.lake.version("mixtures")}
-            return outputs, counts
-
-        return Prepared(
-            P.settings_hash(data), {"mixture": data}, f"lakeforge mix {path}", path, execute, data, job="mix"
-        )
-
-    def _prepare_train(self, spec: P.TrainSpec) -> Prepared:
-        from training.config import load_config
-
-        if self.launch_train is None:
-            raise ValueError("this runner was given no way to launch training")
-        blend = self.pinned.get("blend")
-        if not blend:
-            raise ValueError("no blend to train on: the mix stage did not run")
-        cfg = load_config(spec.config, spec.set)
-        h = config_hash(cfg)
-        inputs = {"mixture_id": self.pinned.get("mixture_id"), "dp": spec.dp}
-        key12 = P.stage_key("train", h, inputs)[:12]
-        out_dir = spec.out_dir or f"runs/{self.cfg.name}/{key12}"
-        argv = ["--mixture", blend, "--config", spec.config, "--dp", str(spec.dp), "--resume"]
-        argv += [x for s in spec.set for x in ("--set", s)] + ["--set", f"out_dir={out_dir}"]
-        argv += ["--lakehouse", self.lake.root]
-
-        def execute(run: RunInfo):
-            from training.checkpoint import list_checkpoints
-
-            rc = self.launch_train(argv)
-            if rc != 0:
-                raise RuntimeError(f"training exited with status {rc} (its log is {out_dir}/log.jsonl)")
-            ckpts = list_checkpoints(Path(out_dir) / "checkpoints")
-            if not ckpts:
-                raise RuntimeError(f"training wrote no checkpoint under {out_dir}/checkpoints")
-            if spec.out_dir is None:
-                _point_latest(Path(out_dir))
-            outputs = {"out_dir": str(Path(out_dir).resolve()), "checkpoint": str(ckpts[-1].resolve())}
-            return outputs, _training_counts(Path(out_dir) / "log.jsonl")
-
-        return Prepared(h, inputs, "lakeforge train " + " ".join(argv), spec.config, execute, to_dict(cfg), job="train")
 
     # ------------------------------------------------------------------ the runs table
     def _records(self) -> dict[str, P.StageRecord]:
@@ -528,12 +717,6 @@ class Pipeline:
                 )
         self._history = rows
         return out
-
-    def _last_config_hash(self, stage: str) -> str | None:
-        """The config hash the stage last finished with (this pipeline, any earlier run), None if never; from the
-        rows ``_records`` read (sorted by time), not another read of the table."""
-        done = [r for r in self._history if r["stage"] == stage and r["status"] == "succeeded"]
-        return done[-1]["config_hash"] if done else None
 
     def _record(self, row: dict) -> None:
         base = {
@@ -590,43 +773,8 @@ def _point_latest(out_dir: Path) -> None:
         pass  # a filesystem without symlinks: the runs table still names the checkpoint
 
 
-def _command(sub: str, spec: P.StageConfig, extra: list[str]) -> str:
-    parts = [f"lakeforge {sub}"] + ([f"--config {spec.config}"] if spec.config else [])
-    parts += [f"--set {s}" for s in spec.set] + extra
-    return " ".join(parts)
-
-
-def _training_counts(log: Path) -> dict:
-    """Last step's iteration, loss and tokens/s, and the last validation loss, from ``log.jsonl``."""
-    last_step, last_eval = {}, {}
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if e.get("event") == "step":
-                last_step = e
-            elif e.get("event") == "eval":
-                last_eval = e
-    return {
-        "iteration": last_step.get("iteration"),
-        "loss": last_step.get("loss"),
-        "tokens_per_s": last_step.get("tokens_per_s"),
-        "val_loss": last_eval.get("val_loss"),
-    }
-
-
-def brief(counts: dict) -> str:
-    keys = ("records_in", "kept", "dropped", "errored", "tokens", "model", "iteration", "loss", "val_loss")
-
-    def fmt(v) -> str:
-        return f"{v:,}" if isinstance(v, int) else f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    return ", ".join(f"{k} {fmt(counts[k])}" for k in keys if counts.get(k) is not None)
-
-
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception as one line (its type named unless it is a plain user-facing error), at most 500 characters."""
     text = str(e).strip().splitlines()
     first = text[0] if text else type(e).__name__
     if type(e).__name__ not in ("ValueError", "RuntimeError", "JobError", "PipelineError"):

@@ -1,5 +1,5 @@
 """The Spark side of the stage kernel (:mod:`curation.stage`): the one funnel writer every job calls, and the
-progress poller of the jobs that read files.
+Spark status pollers behind the progress lines (:class:`StatusPoller`, :class:`FileProgress`).
 
 Counts come from aggregations over the written documents, never from accumulators (a retried task would count
 twice); the accumulator :class:`FileProgress` reads only feeds a progress line.
@@ -7,8 +7,10 @@ twice); the accumulator :class:`FileProgress` reads only feeds a progress line.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from curation import funnel
 from curation.stage import JobReport
@@ -70,35 +72,64 @@ def write_funnel(
     )
 
 
+def active_stages(sc, limit: int = 3) -> list[tuple[int, int, int]]:
+    """Spark's active stages as ``(stage id, tasks done, tasks)``, at most ``limit``; [] when the context cannot
+    say (e.g. it is stopping)."""
+    try:
+        tracker = sc.statusTracker()
+        out = []
+        for sid in tracker.getActiveStageIds()[:limit]:
+            info = tracker.getStageInfo(sid)
+            if info is not None:
+                out.append((sid, info.numCompletedTasks, info.numTasks))
+        return out
+    except Exception:  # noqa: BLE001 — progress must never break the run
+        return []
+
+
+class StatusPoller:
+    """While a ``with`` block runs: ``tick(elapsed_s, active_stages(sc))`` every ``every_s`` seconds from a daemon
+    thread (the caller renders it: a terminal line, a log line)."""
+
+    def __init__(self, sc, tick: Callable[[float, list[tuple[int, int, int]]], None], every_s: float = 0.5):
+        self.sc, self.tick, self.every_s = sc, tick, every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> StatusPoller:
+        t0 = time.perf_counter()
+
+        def loop() -> None:
+            while not self._stop.wait(self.every_s):
+                self.tick(time.perf_counter() - t0, active_stages(self.sc))
+
+        self._thread = threading.Thread(target=loop, name="lakeforge-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return False
+
+
 class FileProgress:
-    """Polls Spark's status tracker while a one-task-per-file stage runs and calls
-    ``callback(files_done, files_total, records_so_far)`` every ``every_s`` seconds (and once at the end)."""
+    """While a one-task-per-file stage runs: ``callback(files_done, files_total, records_so_far)`` every ``every_s``
+    seconds (a :class:`StatusPoller` tick) and once at the end. Files done are the finished tasks of this block's
+    job group; records come from the accumulator ``acc`` (display only)."""
 
     def __init__(self, sc, total: int, acc, callback, every_s: float = 2.0):
-        self.sc = sc
-        self.total = total
-        self.acc = acc
-        self.callback = callback
-        self.every_s = every_s
-        self._stop = None
-        self._thread = None
+        self.sc, self.total, self.acc, self.callback, self.every_s = sc, total, acc, callback, every_s
+        self._group = f"lakeforge-files-{id(self)}"
+        self._poller: StatusPoller | None = None
 
-    def __enter__(self):
-        import threading
-
+    def __enter__(self) -> FileProgress:
         if self.callback is None:
             return self
-        self._stop = threading.Event()
-        group = f"lakeforge-files-{id(self)}"
-        self.sc.setJobGroup(group, "lakeforge: reading files")
-        self._group = group
-
-        def loop():
-            while not self._stop.wait(self.every_s):
-                self.callback(self._files_done(), self.total, self.acc.value)
-
-        self._thread = threading.Thread(target=loop, daemon=True)
-        self._thread.start()
+        self.sc.setJobGroup(self._group, "lakeforge: reading files")
+        tick = lambda _elapsed, _stages: self.callback(self._files_done(), self.total, self.acc.value)  # noqa: E731
+        self._poller = StatusPoller(self.sc, tick, self.every_s).__enter__()
         return self
 
     def _files_done(self) -> int:
@@ -112,10 +143,9 @@ class FileProgress:
                     done = max(done, stage.numCompletedTasks)
         return done
 
-    def __exit__(self, *exc):
-        if self._stop is not None:
-            self._stop.set()
-            self._thread.join()
+    def __exit__(self, *exc) -> bool:
+        if self._poller is not None:
+            self._poller.__exit__(*exc)
             self.callback(self.total if exc[0] is None else self._files_done(), self.total, self.acc.value)
             self.sc.setLocalProperty("spark.jobGroup.id", None)
         return False

@@ -8,16 +8,12 @@ import pytest
 from jobs import cli
 from jobs.common import JobError, run_main
 
-PIPELINE_PARSER = pytest.mark.xfail(
-    strict=True, reason="jobs/pipeline.py builds argparse.ArgumentParser itself; jobs.common.Parser makes it one line"
-)
-
 
 def lines(text: str) -> list[str]:
     return text.strip("\n").splitlines()
 
 
-@pytest.mark.parametrize("sub", [pytest.param(s, marks=PIPELINE_PARSER) if s == "run" else s for s in cli.COMMANDS])
+@pytest.mark.parametrize("sub", list(cli.COMMANDS))
 def test_a_usage_mistake_is_one_line_in_every_subcommand(sub, capsys):
     assert cli.main([sub, "--no-such-option"]) == 2
     [line] = lines(capsys.readouterr().err)

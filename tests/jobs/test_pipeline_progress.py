@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import time
 
+from jobs.render import Progress, render_progress
+
+
+def test_the_progress_line_names_the_stage_files_and_spark_tasks():
+    line = render_progress("dedup", 12.4, "files 1/3 · records 42", [(7, 3, 8), (8, 0, 2)])
+    assert line == "dedup · 12s · files 1/3 · records 42 · Spark stage 7: 3/8 tasks, Spark stage 8: 0/2 tasks"
+    assert render_progress("mix", 1.0, "", []) == "mix · 1s"
+
 
 def test_progress_is_plain_lines_off_a_terminal(spark, capsys):
-    from jobs.pipeline import Progress
-
     progress = Progress(spark, every=0.5)
     assert progress.tty is False  # pytest captures stderr: not a terminal, as in CI
 
@@ -29,8 +35,6 @@ def test_progress_is_plain_lines_off_a_terminal(spark, capsys):
 
 
 def test_training_stage_prints_its_own_steps(spark, capsys):
-    from jobs.pipeline import Progress
-
     with Progress(spark, every=0.1).watch("train"):
         time.sleep(0.3)
     assert capsys.readouterr().err == ""

@@ -2,23 +2,33 @@
 
 Lakehouse A runs pipeline_a in this process (the shared Spark session), then again: every stage is skipped and
 no table but ``runs`` changes. Lakehouse B runs the same pipeline as a user does, in a new process that is killed
-with SIGKILL in the middle of dedup, then again killed in training after its first checkpoint, then once more:
-it ends with the same documents, the same shard bytes, the same blend and the same final loss as A.
+with SIGKILL once dedup's ``running`` row is committed (watched in the ``runs`` table from this process), then again
+once training logged its first checkpoint, then once more: the second run re-runs dedup (the same key, not
+skipped), the third resumes training, and B ends with the same documents, the same shard bytes, the same blend and
+the same final loss as A.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
+from urllib.parse import unquote
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from pipeline_fixture import write_pipeline
+
+from jobs.cli import COMMANDS
+from training.runlog import read_log
 
 REPO = Path(__file__).resolve().parents[2]
 LAKEFORGE = Path(sys.executable).parent / "lakeforge"
@@ -40,11 +50,11 @@ def _runs(spark, root: Path) -> list[dict]:
 
 
 def _final_loss(out_dir: str) -> tuple[int, float]:
-    steps = [json.loads(x) for x in (Path(out_dir) / "log.jsonl").read_text().splitlines()]
-    last = [e for e in steps if e.get("event") == "step"][-1]
+    last = read_log(out_dir).last_step()
     return last["iteration"], last["loss"]
 
 
+@pytest.mark.e2e
 def test_every_stage_runs_once_and_pins_the_next(spark, pipeline_a):
     first = pipeline_a["first"]
     names = [s.stage for s in first.stages]
@@ -66,7 +76,17 @@ def test_every_stage_runs_once_and_pins_the_next(spark, pipeline_a):
     assert ins["train"]["mixture_id"] == out["mix"]["mixture_id"]
     assert all(len(ins["curate"]["warc"][i]["sha256"]) == 64 for i in range(len(ins["curate"]["warc"])))
     for r in done.values():
-        assert r["config_hash"] and r["seconds"] > 0 and r["job_run_id"] and r["command"].startswith("lakeforge ")
+        assert r["config_hash"] and r["seconds"] > 0 and r["job_run_id"]
+        # The recorded command is one its subcommand accepts.
+        argv = shlex.split(r["command"])
+        module, _, make_parser, _ = COMMANDS[argv[1]]
+        assert argv[0] == "lakeforge" and getattr(import_module(module), make_parser)().parse_args(argv[2:])
+    assert shlex.split(done["dedup"]["command"]) == [
+        "lakeforge",
+        "dedup",
+        "--config",
+        str(REPO / "conf" / "dedup.yaml"),
+    ]
     counts = json.loads(done["curate"]["counts"])
     assert counts["records_in"] == counts["kept"] + counts["dropped"] + counts["skipped"] + counts["errored"] > 0
     # The blend pins the pipeline's documents version for its table component, and the shard set tokenize made.
@@ -80,6 +100,7 @@ def test_every_stage_runs_once_and_pins_the_next(spark, pipeline_a):
     assert _final_loss(out["train"]["out_dir"])[0] == 6
 
 
+@pytest.mark.e2e
 def test_a_second_run_skips_everything_and_adds_nothing(spark, pipeline_a):
     second, first = pipeline_a["second"], pipeline_a["first"]
     assert [s.status for s in second.stages] == ["skipped"] * len(first.stages)
@@ -92,6 +113,7 @@ def test_a_second_run_skips_everything_and_adds_nothing(spark, pipeline_a):
     assert [c.name for c in ckpts] == ["iter_0000003", "iter_0000006"]
 
 
+@pytest.mark.e2e
 def test_a_failing_stage_is_one_line_and_recorded(spark, pipeline_a):
     pipeline_a["lake"].attach()
     from dataclasses import replace
@@ -128,51 +150,91 @@ def test_missing_input_is_one_line_before_spark_starts(tmp_path):
     assert not (tmp_path / "lakehouse").exists()
 
 
-def _run_until(args: list[str], cwd: Path, marker: str | None, delay: float = 0.0) -> tuple[int, str]:
-    """``lakeforge run`` in a new process group; SIGKILL it ``delay`` s after an output line contains ``marker``."""
+def _delta_rows(table: Path) -> list[dict]:
+    """The rows of a local Delta table, read from its commit files and Parquet files in this process (no Spark), so
+    the test can watch a table while another process writes it. Commit files appear whole (written, then renamed)."""
+    live: dict[str, None] = {}
+    for commit in sorted((table / "_delta_log").glob("*.json")):
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live[action["add"]["path"]] = None
+            elif "remove" in action:
+                live.pop(action["remove"]["path"], None)
+    return [row for path in live for row in pq.read_table(table / unquote(path)).to_pylist()]
+
+
+def _run_until(args: list[str], cwd: Path, kill_when: Callable[[], bool] | None) -> tuple[int, str, str]:
+    """``lakeforge run`` in a new process group, SIGKILLed as soon as ``kill_when()`` holds (polled every 0.2 s);
+    returns (exit status, stdout, stderr)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [str(LAKEFORGE), "run", *args], cwd=cwd, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True,
-        start_new_session=True, env=env,
-    )  # fmt: skip
-    seen = []
-    killed = False
-    deadline = time.monotonic() + 900
-    for line in proc.stdout:
-        seen.append(line)
-        if marker and not killed and marker in line:
-            time.sleep(delay)
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed = True
-        if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-    rc = proc.wait(timeout=60)
-    return rc, "".join(seen)
+    out, err = cwd / "run.out", cwd / "run.err"
+    with open(out, "w") as o, open(err, "w") as e:
+        proc = subprocess.Popen(
+            [str(LAKEFORGE), "run", *args], cwd=cwd, stdout=o, stderr=e, start_new_session=True, env=env
+        )
+        deadline = time.monotonic() + 1200
+        while proc.poll() is None:
+            if kill_when is not None and kill_when():
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pytest.fail(f"lakeforge run still running after 1200 s: {err.read_text()[-3000:]}")
+            time.sleep(0.2)
+        rc = proc.wait(timeout=60)
+    return rc, out.read_text(), err.read_text()
 
 
+@pytest.mark.e2e
 def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, shared_data, pipeline_a, tmp_path):
     path = write_pipeline(tmp_path, shared_data)
-    args = [str(path), "--master", "local[2]", "--no-report"]
-    rc, log = _run_until(args, tmp_path, "dedup: running", delay=4.0)
-    assert rc == -signal.SIGKILL, log[-3000:]
-    rc, log = _run_until(args, tmp_path, "checkpoint: iteration=3")
-    assert rc == -signal.SIGKILL, log[-3000:]
-    assert "dedup: resuming an interrupted attempt" in log or "dedup: skipped" in log, log[-3000:]
-    rc, log = _run_until(args, tmp_path, None)
-    assert rc == 0, log[-3000:]
-    assert "train: resuming an interrupted attempt" in log and "resumed" in log, log[-3000:]
-
+    args = [str(path), "--master", "local[2]", "--no-report", "--format", "json"]
     b = tmp_path / "lakehouse"
+
+    def dedup_running() -> bool:
+        runs = b / "warehouse" / "lakeforge.db" / "runs"
+        return runs.is_dir() and any(r["stage"] == "dedup" and r["status"] == "running" for r in _delta_rows(runs))
+
+    def first_checkpoint() -> bool:
+        logs = [read_log(d) for d in (tmp_path / "runs" / "t").glob("*") if d.is_dir()]
+        return any(log is not None and 3 in log.checkpoint_iterations() for log in logs)
+
+    rc, _, err = _run_until(args, tmp_path, dedup_running)
+    assert rc == -signal.SIGKILL, err[-3000:]
+    rc, _, err = _run_until(args, tmp_path, first_checkpoint)
+    assert rc == -signal.SIGKILL, err[-3000:]
+    rc, out, err = _run_until(args, tmp_path, None)
+    assert rc == 0, err[-3000:]
+
+    # The third run: every stage but training skipped; training resumed from its checkpoint.
+    third = json.loads(out)  # --format json: stdout is the summary alone
+    names = [s.stage for s in pipeline_a["first"].stages]
+    assert [(s["stage"], s["status"], s["resumed"]) for s in third["stages"]] == [
+        (n, "skipped", False) for n in names[:-1]
+    ] + [("train", "succeeded", True)]
+    assert read_log(third["pinned"]["out_dir"]).resumed == 1
+
+    # The record: run 1 committed dedup's running row and no end; run 2 ran dedup again under the same key
+    # (resumed, not skipped) and was killed in training; run 3 resumed training under the same key.
+    rows_b = _runs(spark, b)
+    run_ids = list(dict.fromkeys(r["pipeline_run_id"] for r in rows_b))
+    assert len(run_ids) == 3 and run_ids[2] == third["pipeline_run_id"]
+
+    def rows(run: int, stage: str) -> list[dict]:
+        return [r for r in rows_b if r["pipeline_run_id"] == run_ids[run] and r["stage"] == stage]
+
+    assert [r["status"] for r in rows(0, "dedup")] == ["running"]
+    assert not rows(0, "train")
+    assert sorted(r["status"] for r in rows(1, "dedup")) == ["running", "succeeded"]
+    assert {r["stage_key"] for r in rows(1, "dedup")} == {rows(0, "dedup")[0]["stage_key"]}
+    assert [r["status"] for r in rows(1, "train")] == ["running"]
+    assert sorted(r["status"] for r in rows(2, "train")) == ["running", "succeeded"]
+    assert {r["stage_key"] for r in rows(2, "train")} == {rows(1, "train")[0]["stage_key"]}
+
+    # The same tables, shards, lineage and final loss as lakehouse A, which was never interrupted.
     a = pipeline_a["tmp"] / "lakehouse"
     assert _documents(spark, b) == _documents(spark, a)
-    rows_b = _runs(spark, b)
-    # The record shows both interrupted attempts: a running row with no end in its own pipeline run.
-    ends = {(r["pipeline_run_id"], r["stage"]) for r in rows_b if r["status"] != "running"}
-    interrupted = [
-        r["stage"] for r in rows_b if r["status"] == "running" and (r["pipeline_run_id"], r["stage"]) not in ends
-    ]
-    assert "dedup" in interrupted and "train" in interrupted
     out_a = {s.stage: s.outputs for s in pipeline_a["first"].stages}
     done_b = {r["stage"]: json.loads(r["outputs"]) for r in rows_b if r["status"] == "succeeded"}
     assert done_b["tokenize:web_en"]["content_hash"] == out_a["tokenize:web_en"]["content_hash"]
