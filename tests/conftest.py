@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiers import E2E_MODULES  # tests/ is on the path (pyproject pythonpath)
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["pipeline_fixture"]  # pipeline_a: one real `lakeforge run`, shared by the pipeline and report tests
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules of :data:`tiers.E2E_MODULES` carry the ``e2e`` marker (``make test-fast`` leaves them out)."""
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(REPO / "tests").as_posix()
+        if rel in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ scope: it costs a few minutes, so it is built once)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
-    """A small real pipeline: two WARC sources, WikiText, every stage, 6 training steps."""
+    """A small real pipeline: two WARC sources, WikiText (with two articles copied), every stage, 6 training steps."""
     tox = yaml.safe_load((REPO / "conf" / "classifiers" / "toxicity.yaml").read_text())
     tox["input"]["labels"] = str(shared / "toxicity" / "davidson" / "labeled_data.csv")
     tox["model"]["fasttext"].update(epoch=3, dim=16, minn=0, maxn=0)
@@ -32,6 +33,11 @@ def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
     }
     (tmp / "mixture.yaml").write_text(yaml.safe_dump(mixture))
     warc = shared / "warc"
+    # The first two WikiText articles again, in a file of their own: two exact duplicates dedup must mark (the
+    # real inputs alone have none, and the report's duplicates section would have nothing to show).
+    valid = (shared / "corpora" / "wikitext2_partial" / "valid.txt").read_text(encoding="utf-8")
+    titles = [m.start() for m in re.finditer(r"(?m)^ = [^=\n][^\n]* = *$", valid)]
+    (tmp / "wikitext-copy.txt").write_text(valid[: titles[2]], encoding="utf-8")
     doc = {
         "name": name,
         "inputs": {
@@ -40,7 +46,10 @@ def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
                 {
                     "name": "wikitext",
                     "split": "wikitext",
-                    "paths": [str(shared / "corpora" / "wikitext2_partial" / "valid.txt")],
+                    "paths": [
+                        str(shared / "corpora" / "wikitext2_partial" / "valid.txt"),
+                        str(tmp / "wikitext-copy.txt"),
+                    ],
                 }
             ],
         },

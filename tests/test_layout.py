@@ -47,3 +47,11 @@ def test_benches_and_evals_do_not_edit_the_import_path():
         if "sys.path" in p.read_text(encoding="utf-8")
     )
     assert editing == []
+
+
+def test_every_e2e_module_exists():
+    """A renamed test module would silently leave the e2e tier (and slow the fast one down)."""
+    from tiers import E2E_MODULES
+
+    missing = [m for m in E2E_MODULES if not (Path(__file__).resolve().parent / m).is_file()]
+    assert not missing, f"tests/conftest.py E2E_MODULES names missing files: {missing}"

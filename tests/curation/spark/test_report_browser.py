@@ -51,10 +51,10 @@ def test_collect_fills_every_section_from_the_pipeline_run(spark, report_lake):
     assert stages == [(s.stage, "succeeded") for s in first.stages]
     offsets = [s.start_offset for s in data.lineage.stages]
     assert offsets == sorted(offsets) and offsets[-1] > 0
-    if data.duplicates is not None:
-        d = data.duplicates
-        assert d.documents == sum(size * n for size, n in d.size_counts.items())
-        assert d.largest[0].size == max(d.size_counts) and d.largest[0].survivor_url
+    # The fixture copies two WikiText articles into a file of their own: two clusters of two exact duplicates.
+    d = data.duplicates
+    assert d is not None and d.size_counts == {2: 2} and d.documents == 4 and d.exact == 2 and d.near == 0
+    assert d.largest[0].size == 2 and "wikitext" in d.largest[0].survivor_url
 
 
 def test_an_all_skipped_run_reports_the_runs_that_made_its_outputs(spark, report_lake):
