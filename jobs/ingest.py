@@ -14,6 +14,7 @@ from jobs.common import (
     input_paths,
     log,
     paths_arg,
+    print_report,
     progress_printer,
     start_run,
 )
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read files again even if an earlier run ingested them (rows are still not duplicated)",
     )
+    p.add_argument("--format", choices=("text", "json"), default="text", help="summary format on stdout")
     add_session_args(p)
     return p
 
@@ -64,5 +66,4 @@ def main(argv=None) -> int:
     spark, lake, run, start_s = start_run(args, "ingest", cfg, inputs=[s.uri for s in sources])
     log(f"run {run.run_id}: {len(sources)} file(s) → {lake.fq('pages')} in {lake.root} (Spark ready in {start_s:.1f}s)")
     report = run_ingest(spark, lake, sources, cfg, run, progress=progress_printer())
-    print(ingest_summary(report, lake))
-    return 0 if report.unreconciled() is None else 3
+    return print_report(args, report, start_s, ingest_summary(report, lake))

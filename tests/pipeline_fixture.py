@@ -33,11 +33,14 @@ def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
     }
     (tmp / "mixture.yaml").write_text(yaml.safe_dump(mixture))
     warc = shared / "warc"
-    # The first two WikiText articles again, in a file of their own: two exact duplicates dedup must mark (the
-    # real inputs alone have none, and the report's duplicates section would have nothing to show).
+    # WikiText's start again (its lead piece and two articles), in a file of its own: three exact duplicates dedup
+    # must mark. The file sits beside the test folders (the session's base temp folder), not in ``tmp``: a document's
+    # id includes its file's path, and lakehouses built by different tests of one session are compared document by
+    # document.
     valid = (shared / "corpora" / "wikitext2_partial" / "valid.txt").read_text(encoding="utf-8")
     titles = [m.start() for m in re.finditer(r"(?m)^ = [^=\n][^\n]* = *$", valid)]
-    (tmp / "wikitext-copy.txt").write_text(valid[: titles[2]], encoding="utf-8")
+    copy = tmp.parent / "wikitext-copy.txt"
+    copy.write_text(valid[: titles[2]], encoding="utf-8")
     doc = {
         "name": name,
         "inputs": {
@@ -48,7 +51,7 @@ def write_pipeline(tmp: Path, shared: Path, name: str = "t") -> Path:
                     "split": "wikitext",
                     "paths": [
                         str(shared / "corpora" / "wikitext2_partial" / "valid.txt"),
-                        str(tmp / "wikitext-copy.txt"),
+                        str(copy),
                     ],
                 }
             ],

@@ -3,6 +3,7 @@ launcher, jobs/submit.py (lakeforge is pip-installed in this venv: no path edits
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,10 +44,12 @@ def test_spark_submit_ingest_on_standalone_cluster(standalone, shared_data, tmp_
         "ingest",
         "--input", str(shared_data / "warc" / "resiliparse"),
         "--lakehouse", str(lakehouse),
+        "--format", "json",
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "[OK, per file and in total]" in out.stdout
+    report = json.loads(out.stdout.strip().splitlines()[-1])  # the report is the last line (spark-submit may print)
+    assert report["totals"]["kept"] == 45 and report["totals"]["errored"] == 1 and len(report["files"]) == 3
     # The job really ran on the cluster: the application registered with the master.
     logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "spark-state" / "logs").glob("*Master*.out"))
     assert "Registered app lakeforge-ingest" in logs
