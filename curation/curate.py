@@ -47,7 +47,7 @@ from curation.filters.gopher import (
 )
 from curation.filters.toxicity import ToxicityConfig, toxicity_rules, toxicity_signals, wordlists_for
 from curation.filters.url import UrlFilterConfig, url_filter_rules, url_filter_signals
-from curation.funnel import CURATE_STAGES, FUNNEL_STAGES  # noqa: F401  (FUNNEL_STAGES: re-exported)
+from curation.funnel import CURATE_STAGES
 from curation.langid import LangIdConfig, LanguageIdentifier, langid_rules, langid_signals
 from schemas.documents import DOCUMENTS, LINEAGE_COLUMNS
 
