@@ -9,15 +9,23 @@ from tiers import E2E_MODULES  # tests/ is on the path (pyproject pythonpath)
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["pipeline_fixture"]  # pipeline_a: one real `lakeforge run`, shared by the pipeline and report tests
+# pipeline_a: one real `lakeforge run`, shared by the pipeline and report tests; s3_endpoint / bucket: a real
+# S3-compatible server (moto) on 127.0.0.1 for the object-store tests.
+pytest_plugins = ["pipeline_fixture", "s3_server"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """The modules of :data:`tiers.E2E_MODULES` carry the ``e2e`` marker (``make test-fast`` leaves them out)."""
+    """The modules of :data:`tiers.E2E_MODULES` carry the ``e2e`` marker (``make test-fast`` leaves them out).
+
+    Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) each test module stays on one worker, so its
+    module-scoped lakehouse is built once; every test that uses the shared pipeline run (``pipeline_a``) joins one
+    group, so that run is built once too."""
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(REPO / "tests").as_posix()
         if rel in E2E_MODULES:
             item.add_marker(pytest.mark.e2e)
+        group = "pipeline_a" if "pipeline_a" in getattr(item, "fixturenames", ()) else rel
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

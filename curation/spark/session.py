@@ -7,6 +7,7 @@ Start-up failures become a :class:`SessionError` with one line that says what to
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -139,12 +140,32 @@ def _java_missing() -> bool:
 def build_session(cfg: SparkConfig):
     """Create (or reuse) the SparkSession with Delta. Raises SessionError with a one-line fix."""
     from pyspark import SparkContext
+
+    remembered = jar_list_file(cfg)
+    fresh_jvm = SparkContext._jvm is None  # noqa: SLF001 - settings like spark.jars only apply to a new JVM
+    with _resolving_alone(remembered if fresh_jvm and cached_jars(remembered) is None else None):
+        return _start(cfg, remembered, fresh_jvm)
+
+
+@contextmanager
+def _resolving_alone(remembered: Path | None):
+    """Hold an exclusive file lock beside the jar list while a new JVM resolves Delta's jars through Ivy: jobs (or
+    test workers) started together on a fresh machine would otherwise write Ivy's cache at the same time. The
+    second one waits, then finds the jar list the first one wrote."""
+    if remembered is None:
+        yield
+        return
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    with open(remembered.with_name(remembered.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _start(cfg: SparkConfig, remembered: Path | None, fresh_jvm: bool):
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    remembered = jar_list_file(cfg)
-    jars = cached_jars(remembered)
-    fresh_jvm = SparkContext._jvm is None  # noqa: SLF001 - settings like spark.jars only apply to a new JVM
+    jars = cached_jars(remembered)  # read under the lock: another job may have just resolved them
     builder = SparkSession.builder
     for key, value in spark_settings(cfg, jars).items():
         builder = builder.config(key, value)
