@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from curation.config import LakehouseConfig
+from curation.storage import S3Settings, Store, join, open_store, spark_uri
 from schemas.base import TableSchema
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,8 +31,28 @@ class Lakehouse:
         self.spark = spark
         self.cfg = cfg
         self.database = cfg.database
-        self.root = cfg.root if "://" in cfg.root else str(Path(cfg.root).resolve())
+        self.root = spark_uri(cfg.root)  # s3:// → s3a://; a local path made absolute
         self.warehouse = f"{self.root}/warehouse/{self.database}.db"
+
+    # ------------------------------------------------------------------ files beside the tables
+    @property
+    def remote(self) -> bool:
+        return "://" in self.root
+
+    @property
+    def s3_settings(self) -> S3Settings:
+        """How this session reaches object storage: its ``spark.hadoop.fs.s3a.*`` settings (boto3's defaults —
+        environment, profile, role — fill what they leave out). Executors get them passed in, never look them up."""
+        return S3Settings.from_hadoop(dict(self.spark.sparkContext.getConf().getAll()))
+
+    @property
+    def store(self) -> Store:
+        """The :class:`~curation.storage.Store` that holds the lakehouse's files (models, shards, mixtures)."""
+        return open_store(self.root, self.s3_settings)
+
+    def files(self, *parts: str) -> str:
+        """URI of a folder or file beside the tables: ``files("models", "toxicity")`` → ``<root>/models/toxicity``."""
+        return join(self.root, *parts)
 
     # ------------------------------------------------------------------ catalog
     def attach(self) -> Lakehouse:
