@@ -242,7 +242,7 @@ class S3Store(Store):
             config=config,
         )
 
-    def _call(self, what: str, uri: str, fn, *args, **kwargs):
+    def call(self, what: str, uri: str, fn, *args, **kwargs):
         from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
         try:
@@ -262,7 +262,7 @@ class S3Store(Store):
     def exists(self, uri):
         bucket, key = split_bucket(uri)
         try:
-            self._call("checking", uri, self.client.head_object, Bucket=bucket, Key=key)
+            self.call("checking", uri, self.client.head_object, Bucket=bucket, Key=key)
             return True
         except StoreError as e:
             if e.reason == "not_found":
@@ -273,7 +273,7 @@ class S3Store(Store):
         """Raise a one-line :class:`StoreError` unless the bucket of ``uri`` exists and these credentials reach it."""
         bucket, _ = split_bucket(uri)
         try:
-            self._call("opening", f"s3a://{bucket}", self.client.head_bucket, Bucket=bucket)
+            self.call("opening", f"s3a://{bucket}", self.client.head_bucket, Bucket=bucket)
         except StoreError as e:
             if e.reason == "not_found":
                 raise StoreError("no_bucket", f"opening s3a://{bucket}: the bucket does not exist") from None
@@ -281,11 +281,11 @@ class S3Store(Store):
 
     def read_bytes(self, uri):
         bucket, key = split_bucket(uri)
-        return self._call("reading", uri, self.client.get_object, Bucket=bucket, Key=key)["Body"].read()
+        return self.call("reading", uri, self.client.get_object, Bucket=bucket, Key=key)["Body"].read()
 
     def write_bytes(self, uri, data):
         bucket, key = split_bucket(uri)
-        self._call("writing", uri, self.client.put_object, Bucket=bucket, Key=key, Body=data)
+        self.call("writing", uri, self.client.put_object, Bucket=bucket, Key=key, Body=data)
 
     def create_exclusive(self, uri, data):
         from botocore.exceptions import ClientError
@@ -301,7 +301,7 @@ class S3Store(Store):
 
     def upload(self, local, uri):
         bucket, key = split_bucket(uri)
-        self._call("writing", uri, self.client.upload_file, str(local), bucket, key)
+        self.call("writing", uri, self.client.upload_file, str(local), bucket, key)
 
     def download(self, uri, local):
         bucket, key = split_bucket(uri)
@@ -310,7 +310,7 @@ class S3Store(Store):
         fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", suffix=".part", dir=local.parent)
         os.close(fd)
         try:
-            self._call("reading", uri, self.client.download_file, bucket, key, tmp)
+            self.call("reading", uri, self.client.download_file, bucket, key, tmp)
             os.replace(tmp, local)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -318,7 +318,7 @@ class S3Store(Store):
     def list(self, prefix):
         bucket, key = split_bucket(prefix)
         key = key.rstrip("/") + "/" if key else ""
-        pages = self._call(
+        pages = self.call(
             "listing",
             prefix,
             lambda: list(self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)),
@@ -328,7 +328,7 @@ class S3Store(Store):
 
     def delete(self, uri):
         bucket, key = split_bucket(uri)
-        self._call("deleting", uri, self.client.delete_object, Bucket=bucket, Key=key)
+        self.call("deleting", uri, self.client.delete_object, Bucket=bucket, Key=key)
 
 
 def _client_error(what: str, uri: str, e) -> StoreError:

@@ -25,6 +25,7 @@ from curation.spark.documents import (
 from curation.spark.ingest import count_file_rows, files_to_skip, new_by_key
 from curation.spark.stage import FileProgress, write_funnel
 from curation.stage import JobReport
+from curation.storage import S3Settings
 from curation.warc import read_file
 from curation.warc.sources import Source
 from schemas import CURATE_FILES, DOCUMENTS, INGEST_ERRORS, PAGES
@@ -119,16 +120,17 @@ class _Emitter:
 class CurateFiles:
     """``mapInArrow``: batches of (source_file, file_size) → documents / error / file / timing rows."""
 
-    def __init__(self, cfg: CurateConfig, run_id: str, progress=None):
+    def __init__(self, cfg: CurateConfig, run_id: str, progress=None, s3: S3Settings | None = None):
         self.cfg = cfg
         self.run_id = run_id
         self.progress = progress
+        self.s3 = s3  # how executors reach s3:// inputs: the driver's settings
 
     def __call__(self, batches):
         out = _Emitter(self.cfg, self.run_id)
         for batch in batches:
             for item in batch.to_pylist():
-                for kind, row in read_file(item["source_file"], self.cfg.read, self.run_id, item["file_size"]):
+                for kind, row in read_file(item["source_file"], self.cfg.read, self.run_id, item["file_size"], self.s3):
                     if kind == "page":
                         yield from out.page(row)
                         continue
@@ -181,7 +183,7 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
         files_rdd = sc.parallelize([(s.uri, s.size) for s in todo], len(todo))  # one task per file
         out = (
             spark.createDataFrame(files_rdd, in_schema)
-            .mapInArrow(CurateFiles(cfg, run.run_id, acc), _out_spark_schema())
+            .mapInArrow(CurateFiles(cfg, run.run_id, acc, lake.s3_settings), _out_spark_schema())
             .persist(StorageLevel.MEMORY_AND_DISK)  # why: four tables are written from this one pass
         )
         step("process")

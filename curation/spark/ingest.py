@@ -15,6 +15,7 @@ from curation.config import IngestConfig
 from curation.provenance import RunInfo
 from curation.spark.stage import FileProgress
 from curation.stage import JobReport
+from curation.storage import S3Settings
 from curation.warc import read_file
 from curation.warc.sources import Source
 from schemas import INGEST_ERRORS, INGEST_FILES, PAGES
@@ -59,10 +60,13 @@ def _out_spark_schema():
 class ReadFiles:
     """The ``mapInArrow`` function: input batches of (source_file, file_size) → event rows as Arrow."""
 
-    def __init__(self, cfg: IngestConfig, run_id: str, progress=None):
+    def __init__(self, cfg: IngestConfig, run_id: str, progress=None, s3: S3Settings | None = None):
         self.cfg = cfg
         self.run_id = run_id
-        self.progress = progress  # a Spark accumulator (display only) or None
+        self.progress = progress
+        self.s3 = (
+            s3  # how executors reach s3:// inputs: the driver's settings  # a Spark accumulator (display only) or None
+        )
 
     def __call__(self, batches):
         import pyarrow as pa
@@ -72,7 +76,7 @@ class ReadFiles:
         size = 0
         for batch in batches:
             for item in batch.to_pylist():
-                for kind, row in read_file(item["source_file"], self.cfg, self.run_id, item["file_size"]):
+                for kind, row in read_file(item["source_file"], self.cfg, self.run_id, item["file_size"], self.s3):
                     rows.append({"kind": kind, **row} if kind == "page" else {"kind": kind, kind: row})
                     if kind == "page":
                         size += len(row["payload"] or b"")
@@ -197,7 +201,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
         files_rdd = sc.parallelize([(s.uri, s.size) for s in todo], len(todo))
         out = (
             spark.createDataFrame(files_rdd, in_schema)
-            .mapInArrow(ReadFiles(cfg, run.run_id, acc), _out_spark_schema())
+            .mapInArrow(ReadFiles(cfg, run.run_id, acc, lake.s3_settings), _out_spark_schema())
             # why persist: three tables are written from this one pass; without it every write would
             # read every WARC again.
             .persist(StorageLevel.MEMORY_AND_DISK)

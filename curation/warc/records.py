@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from curation.config import IngestConfig
+from curation.storage import S3Settings
 from curation.warc.bodies import decode_body
 from curation.warc.streams import StreamFault, check_tail, open_source, sniff
 
@@ -140,10 +141,18 @@ class _Record:
 class FileReader:
     """Reads one file. Iterate it for ``("page" | "error", row)`` events; ``result`` holds the counts."""
 
-    def __init__(self, source_file: str, cfg: IngestConfig, run_id: str, file_size: int | None = None):
+    def __init__(
+        self,
+        source_file: str,
+        cfg: IngestConfig,
+        run_id: str,
+        file_size: int | None = None,
+        s3: S3Settings | None = None,
+    ):
         self.source = source_file
         self.cfg = cfg
         self.run_id = run_id
+        self.s3 = s3  # how to reach s3:// inputs (settings passed in by the driver, never looked up here)
         self.result = FileResult(source_file, run_id, file_size=file_size)
         self.crawl_id = m.group(1) if (m := CRAWL_ID_IN_PATH.search(source_file)) else None
         self._raw = None
@@ -185,7 +194,7 @@ class FileReader:
     def _read(self) -> Iterator[tuple[str, dict]]:
         cfg = self.cfg
         try:
-            self._raw = open_source(self.source, timeout_s=cfg.http_timeout_s, retries=cfg.http_retries)
+            self._raw = open_source(self.source, timeout_s=cfg.http_timeout_s, retries=cfg.http_retries, s3=self.s3)
             kind, gzipped, head = sniff(self._raw)
         except StreamFault as e:
             self.result.records_in += 1  # the unreadable file counts as one record in, one errored
@@ -417,9 +426,11 @@ class FileReader:
         yield ("page", row)
 
 
-def read_file(source_file: str, cfg: IngestConfig, run_id: str, file_size: int | None = None):
+def read_file(
+    source_file: str, cfg: IngestConfig, run_id: str, file_size: int | None = None, s3: S3Settings | None = None
+):
     """Iterate ``("page" | "error", row)`` events for one file, then one ``("file", row)`` summary."""
-    reader = FileReader(source_file, cfg, run_id, file_size)
+    reader = FileReader(source_file, cfg, run_id, file_size, s3)
     yield from reader
     yield ("file", reader.result.row())
 

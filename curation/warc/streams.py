@@ -17,6 +17,8 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+from curation.storage import S3Settings, S3Store, StoreError, is_remote, split_bucket
+
 CHUNK = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -40,8 +42,9 @@ def commoncrawl_https(uri: str) -> str:
     return "https://data.commoncrawl.org/" + uri[len(prefix) :] if uri.startswith(prefix) else uri
 
 
-def open_source(uri: str, *, timeout_s: float = 60.0, retries: int = 3) -> io.RawIOBase:
-    """Open a local path, ``http(s)://`` URL or ``s3://`` URI for streaming reads.
+def open_source(uri: str, *, timeout_s: float = 60.0, retries: int = 3, s3: S3Settings | None = None) -> io.RawIOBase:
+    """Open a local path, ``http(s)://`` URL or ``s3://`` / ``s3a://`` URI for streaming reads (``s3``: how to reach
+    the object store; None means boto3's defaults: environment, profile, role).
 
     Raises StreamFault: ``input_not_found``, ``permission_denied``, ``http_<status>``, ``unreachable``,
     ``s3_error`` or ``unsupported_scheme``.
@@ -49,8 +52,8 @@ def open_source(uri: str, *, timeout_s: float = 60.0, retries: int = 3) -> io.Ra
     uri = commoncrawl_https(uri)
     if uri.startswith(("http://", "https://")):
         return _open_http(uri, timeout_s, retries)
-    if uri.startswith("s3://"):
-        return _open_s3(uri)
+    if is_remote(uri):
+        return _open_s3(uri, s3 or S3Settings())
     if "://" in uri and not uri.startswith("file://"):
         raise StreamFault("unsupported_scheme", f"cannot open {uri}: only local paths, http(s):// and s3://")
     path = Path(uri.removeprefix("file://"))
@@ -82,16 +85,14 @@ def _open_http(url: str, timeout_s: float, retries: int) -> io.RawIOBase:
     raise StreamFault("unreachable", f"{url}: {getattr(last, 'reason', last)} (after {retries} attempts)")
 
 
-def _open_s3(uri: str) -> io.RawIOBase:
+def _open_s3(uri: str, settings: S3Settings) -> io.RawIOBase:
     try:
-        import boto3
-    except ImportError:
-        raise StreamFault("s3_error", f"{uri}: reading s3:// needs boto3 (pip install 'lakeforge[s3]')") from None
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    try:
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-    except Exception as e:  # botocore raises many types; all mean the same to us
-        raise StreamFault("s3_error", f"{uri}: {e}") from None
+        store = S3Store(settings)
+        bucket, key = split_bucket(uri)
+        return store.call("reading", uri, store.client.get_object, Bucket=bucket, Key=key)["Body"]
+    except StoreError as e:
+        reason = {"not_found": "input_not_found", "denied": "permission_denied", "unreachable": "unreachable"}
+        raise StreamFault(reason.get(e.reason, "s3_error"), str(e)) from None
 
 
 # ------------------------------------------------------------------------------------------- readers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,15 +78,37 @@ def test_commoncrawl_s3_maps_to_https():
     assert commoncrawl_https("/local/x.warc.gz") == "/local/x.warc.gz"
 
 
-def test_s3_without_boto3_is_a_fault():
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("boto3 is installed: this checks the message given without it")
+def test_s3_without_boto3_is_a_fault(monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # what `import boto3` meets when it is not installed
     e = fault(lambda: open_source("s3://some-bucket/some.warc.gz"))
     assert e.reason == "s3_error" and "boto3" in e.message
+
+
+@pytest.mark.objectstore
+def test_s3_inputs_read_through_the_given_settings(shared_data, s3_server, s3_settings, bucket):
+    """A real WARC uploaded to the S3 server reads back the same records as the local file; a missing key and a
+    user who may not read are the usual one-line faults."""
+    from s3_server import settings_for
+
+    from curation.config import IngestConfig
+    from curation.storage import S3Settings, S3Store
+    from curation.warc import read_file
+
+    local = next(iter(sorted((shared_data / "warc").rglob("*.warc.gz"))))
+    S3Store(s3_settings).upload(local, f"s3a://{bucket}/crawl/{local.name}")
+    cfg = IngestConfig()
+
+    def pages(uri, s3=None):
+        return [(r["url"], r["payload_digest"]) for k, r in read_file(uri, cfg, "t", None, s3) if k == "page"]
+
+    want = pages(str(local))
+    assert want and pages(f"s3://{bucket}/crawl/{local.name}", s3_settings) == want
+    assert pages(f"s3a://{bucket}/crawl/{local.name}", s3_settings) == want
+    assert fault(lambda: open_source(f"s3://{bucket}/crawl/none.warc.gz", s3=s3_settings)).reason == "input_not_found"
+    denied = S3Settings(s3_settings.endpoint, True, "AKIAWRONG", "x", None, "us-east-1")
+    assert fault(lambda: open_source(f"s3://{bucket}/crawl/{local.name}", s3=denied)).reason == "s3_error"
+    reader = settings_for(s3_server, "reader")
+    assert open_source(f"s3://{bucket}/crawl/{local.name}", s3=reader).read(2) == b"\x1f\x8b"
 
 
 # ------------------------------------------------------------------------------------------ sniff
