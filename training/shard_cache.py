@@ -204,15 +204,19 @@ def _write_json(path: Path, doc: dict) -> None:
 
 
 def stage_blend(
-    blend: dict, cache_dir: str | Path, settings: S3Settings | None = None, source: str | None = None
+    blend: dict,
+    cache_dir: str | Path,
+    settings: S3Settings | None = None,
+    source: str | None = None,
+    force_write: bool = False,
 ) -> tuple[dict, StageReport]:
     """Download the blend's remote shards into ``cache_dir`` (once per cache, under its lock), check them, and
     return the staged blend (local prefixes, written to ``<cache>/blends/<mixture_id>.json``) and what was done.
-    A blend whose shards are all local is returned as it is."""
+    A blend whose shards are all local is returned as it is (and written there too with ``force_write``)."""
     t0 = time.perf_counter()
     cache = Path(cache_dir).expanduser().resolve()
     report = StageReport(cache_dir=str(cache), blend_path=source or "")
-    if not remote_prefixes(blend):
+    if not remote_prefixes(blend) and not force_write:
         report.seconds = round(time.perf_counter() - t0, 3)
         return blend, report
     with _locked(cache / ".lock") as waited:
