@@ -548,10 +548,10 @@ def run_tokenize(
             "restore them, or delete that row to tokenize again"
         )
 
+    if is_remote(final):
+        store.check_bucket(final)  # one line (no bucket, no access) before any table or executor is touched
     for schema in (TOKEN_SHARDS, TOKEN_DOCUMENTS):
         lake.ensure(schema)
-    if is_remote(final):
-        store.check_bucket(final)  # one line (no bucket, no access) before any executor starts
     # The tasks' rows go through Spark into the lakehouse (beside the tables), not into the shard store.
     tmp = join(lake.root, "tmp", f"tokenize-{set_id}-{run.run_id}")
 
