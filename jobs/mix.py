@@ -2,16 +2,19 @@
 
 Arguments → curation.tokenize.mixture (the YAML) → curation.spark.mix (tokenize table components, pin, write the
 blend JSON and a ``mixtures`` row) → with ``--check``, training.data builds the blend with Megatron-Core's
-BlendedMegatronDatasetBuilder / GPTDataset and prints the realized share of every component.
+BlendedMegatronDatasetBuilder / GPTDataset and prints the realized share of every component (shards in object
+storage are staged into the local shard cache first); with ``--export DIR``, training.shard_cache writes the shards
+and Megatron-LM's ``--data-path`` list to DIR.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from jobs.common import Parser, add_session_args, log, start_run
+from jobs.common import JobError, Parser, add_session_args, log, start_run
 from jobs.render import mix_summary
 
 
@@ -33,6 +36,21 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check-samples", type=int, default=10_000, help="training samples the check draws (10000)")
     p.add_argument("--tolerance", type=float, default=0.01, help="allowed |share − weight| (default 0.01)")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="also write the blend for Megatron-LM: the shard files (checked against their recorded sha256) under "
+        "DIR and DIR/data-path.txt (w1 prefix1 w2 prefix2 …), DIR/split.txt: "
+        "pretrain_gpt.py --data-path $(cat DIR/data-path.txt) --split $(cat DIR/split.txt)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="where --check stages shards that are in object storage "
+        "(default: $LAKEFORGE_SHARD_CACHE or ~/.cache/lakeforge/shards)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="summary format on stdout")
     add_session_args(p)
     return p
@@ -47,18 +65,38 @@ def main(argv=None) -> int:
     spark, lake, run, start_s = start_run(args, "mix", mixture, inputs=[str(Path(args.mixture).resolve())])
     log(f"run {run.run_id}: mixture {mixture.name!r}, {len(mixture.components)} components")
     report, _ = run_mix(spark, lake, mixture, run, args.out, log=log)
-    check = None
-    if args.check:
-        from training.data import check_blend
+    check = exported = None
+    if args.check or args.export:
+        from curation.storage import StoreError
+        from training import shard_cache
 
-        log(f"check: building the blend with Megatron-Core, {args.check_samples:,} training samples")
-        check = check_blend(report.blend, args.check_samples, args.tolerance)
+        try:
+            if args.export:
+                log(f"export: the blend's shards and Megatron-LM's --data-path list → {args.export}")
+                exported = shard_cache.export_megatron(report.blend, args.export, lake.s3_settings)
+            if args.check:
+                from training.data import check_blend
+
+                blend = report.blend
+                if shard_cache.remote_prefixes(blend):
+                    cache = args.cache_dir or os.environ.get("LAKEFORGE_SHARD_CACHE") or shard_cache.DEFAULT_CACHE
+                    blend, staged = shard_cache.stage_blend(blend, cache, lake.s3_settings, source=report.path)
+                    log(f"check: staged {staged.downloaded} shard files into {staged.cache_dir}")
+                log(f"check: building the blend with Megatron-Core, {args.check_samples:,} training samples")
+                check = check_blend(blend, args.check_samples, args.tolerance)
+        except StoreError as e:
+            raise JobError(str(e)) from None
     if args.format == "json":
         out = report.to_json() | {"spark_start_seconds": round(start_s, 3)}
         if check:
             shares = {s.component: {"weight": s.weight, "realized": s.realized} for s in check.shares}
             out["check"] = {"ok": check.ok, "samples": check.samples, "shares": shares}
+        if exported:
+            out["export"] = exported
         print(json.dumps(out, default=str))
     else:
         print(mix_summary(report, check))
+        if exported:
+            where = exported["dir"]
+            print(f"exported {exported['prefixes']} shards to {where}: --data-path $(cat {where}/data-path.txt)")
     return 1 if check is not None and not check.ok else 0

@@ -14,6 +14,7 @@ E2E_MODULES = {
     "jobs/test_session_errors.py": "new JVMs: jar cache, JIT, logging, one-line errors",
     "jobs/test_sql_job.py": "lakeforge sql / tables / history processes",
     "training/test_train_cpu.py": "torchrun with 2 processes: TP, PP, DP, resume",
+    "training/test_train_from_object_storage.py": "lakeforge train processes staging shards from the S3 server",
     "curation/spark/test_classify_job.py": "curate, train a classifier, classify, filter",
     "curation/spark/test_dedup_job.py": "curate, dedup, incremental dedup, filter",
     "curation/spark/test_mix_job.py": "tokenize, mix, Megatron reads the blend, lineage",

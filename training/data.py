@@ -1,8 +1,10 @@
 """A pinned blend (``lakeforge mix``'s JSON) → Megatron-Core GPT datasets.
 
 ``build_datasets`` is what training uses: ``BlendedMegatronDatasetBuilder`` over ``GPTDataset`` with the blend's
-prefixes and weights, its split, sequence length and seed. ``check_blend`` is ``lakeforge mix --check``: it builds
-the same datasets, reads samples, and measures which component each of the first N training samples came from.
+prefixes and weights, its split, sequence length and seed. The prefixes must be local files: a blend whose
+shards are in object storage is staged first (``training.shard_cache.stage_blend``, what ``lakeforge train`` does).
+``check_blend`` is ``lakeforge mix --check``: it builds the same datasets, reads samples, and measures which
+component each of the first N training samples came from.
 """
 
 from __future__ import annotations
@@ -110,9 +112,16 @@ def build_datasets(blend: dict, samples: tuple[int, int, int], **overrides):
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset
 
+    from curation.storage import is_remote
     from curation.tokenize.indexed import read_index
     from curation.tokenize.mixture import split_documents
 
+    remote = [p for p in blend["blend"]["prefixes"] if is_remote(p)]
+    if remote:
+        raise ValueError(
+            f"blend {blend.get('name')}: {len(remote)} shard(s) are in object storage, e.g. {remote[0]}: stage them "
+            "into a local cache first (lakeforge train does; lakeforge train --stage-only on each node)"
+        )
     missing = [p for p in blend["blend"]["prefixes"] if not Path(p + ".idx").is_file()]
     if missing:
         raise ValueError(f"blend {blend.get('name')}: {len(missing)} shard(s) are missing, e.g. {missing[0]}.idx")

@@ -5,7 +5,9 @@ Table components go through ``run_tokenize`` with the mixture's tokenizer and se
 the same inputs is reused (no-op), so pinning the same mixture again costs a lookup per component. Shard-set
 components take the newest set of that name, or exactly the ``shard_set_id`` given. The blend is written to
 ``<lakehouse>/mixtures/<name>/<mixture_id>.json`` (and to ``out`` when given); the ``mixtures`` row is merged on
-``mixture_id``, so an identical pin adds no version.
+``mixture_id``, so an identical pin adds no version. The blend names the shard files where tokenize put them (a
+local folder or ``s3a://`` keys) with each file's sha256 and size from ``token_shards``: ``lakeforge train`` stages
+remote ones into a local cache and checks them (``training.shard_cache``).
 """
 
 from __future__ import annotations
@@ -114,13 +116,10 @@ def run_mix(spark, lake, mixture: Mixture, run: RunInfo, out: str | None = None,
     doc = blend.to_json()
     mixture_id = blend.mixture_id
     doc["mixture_id"] = mixture_id
-    folder = Path(lake.root) / "mixtures" / mixture.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{mixture_id}.json"
+    # beside the tables, local or in object storage (a whole-object write: temporary name + rename, or one PUT)
+    path = lake.files("mixtures", mixture.name, f"{mixture_id}.json")
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    tmp = path.with_suffix(f".json.tmp-{run.run_id}")
-    tmp.write_text(text)
-    tmp.replace(path)
+    lake.store.write_bytes(path, text.encode())
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)

@@ -5,14 +5,21 @@ Two stages, nothing collected to the driver:
 1. Executors tokenize their input partitions in batches (``encode_batch_fast``; one ``tokenizers.Tokenizer`` per
    Python worker, shipped as a broadcast, so executors need no access to the tokenizer file) and emit each
    document's tokens as little-endian bytes, tagged with its shard ``pmod(xxhash64(doc_id), num_shards)``.
-2. The tokens are shuffled by shard and sorted by ``doc_id``; each task streams its shards to
-   ``<set>/.tmp-…/shard-NNNNN.{bin,idx}`` (temporary names, renamed when complete) and returns one row per
-   document (shard, position) and one per shard (hashes).
+2. The tokens are shuffled by shard and sorted by ``doc_id``; each task streams its shards into the shard set's
+   folder ``<output>/<name>/<shard_set_id>/`` (default output: ``<lakehouse>/tokens``, a local folder or an
+   ``s3a://`` prefix) under keys no other task attempt uses, ``shard-NNNNN-<writer id>.{bin,idx}``, and returns
+   one row per document (shard, position) and one per shard (its prefix, sizes and sha256 hashes).
 
-The driver then writes ``token_documents``, renames the temporary folder into place
-(``<output>/<name>/<shard_set_id>``) and finally writes the ``token_shards`` row. A shard set is only ever found
-through that row, and the row is written last: an interrupted run leaves a temporary folder no reader looks at, and
-the rerun replaces it.
+Executors write through :mod:`curation.storage` with the S3 settings the driver passes in (they never look them
+up): into a local lakehouse through temporary names renamed into place, into object storage by writing the shard
+to the executor's local temporary folder and uploading it (one PUT per file, no renames on the store). No key is
+ever written twice, so a retried or speculative task cannot clobber another attempt's files.
+
+The driver then writes ``token_documents``, ``manifest.json`` and finally the ``token_shards`` row, which names
+the winning attempt's prefixes with every file's sha256 and size: that row *is* the publication. A shard set is
+only ever found through it: an interrupted run, a failed attempt or a losing concurrent run leaves files no row
+names (orphans), which no reader looks at and which the next publication of the set deletes
+(:func:`orphans` lists them).
 
 ``shard_set_id`` hashes the name and everything that decides the bytes; a rerun with the same id is a no-op (the
 files are checked first). The name is in it because sets are found by name (``token_shards.name``, mixtures): the
@@ -26,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
@@ -36,9 +44,10 @@ import numpy as np
 
 from curation.provenance import RunInfo
 from curation.stage import JobReport
+from curation.storage import S3Settings, Store, is_remote, join, open_store, spark_uri
 from curation.tokenize import tokenizer as toks
 from curation.tokenize.config import FORMAT_VERSION, TokenizeConfig, check_name
-from curation.tokenize.indexed import ShardWriter, shard_exists
+from curation.tokenize.indexed import ShardWriter
 from schemas import TOKEN_DOCUMENTS, TOKEN_SHARDS
 
 SHARD_NAME = "shard-{:05d}"
@@ -64,6 +73,7 @@ class TokenizeReport(JobReport):
     source: str = ""
     source_version: int = 0
     dtype: str = ""
+    orphans_removed: int = 0
 
     def unreconciled(self) -> str | None:
         if self.records_in != self.documents + self.rejected + self.errored:
@@ -214,6 +224,8 @@ _WRITE_ARROW = [
     ("bin_sha256", "string"),
     ("idx_sha256", "string"),
     ("bin_bytes", "int64"),
+    ("idx_bytes", "int64"),
+    ("prefix", "string"),
 ]
 
 
@@ -231,23 +243,61 @@ def _write_schema():
             T.StructField("bin_sha256", T.StringType(), True),
             T.StructField("idx_sha256", T.StringType(), True),
             T.StructField("bin_bytes", T.LongType(), True),
+            T.StructField("idx_bytes", T.LongType(), True),
+            T.StructField("prefix", T.StringType(), True),
         ]
     )
 
 
-class _WriteShards:
-    """Stage 2 (mapInArrow over rows sorted by shard, doc_id): stream each shard to disk; one row per document
-    and one ``kind = 'shard'`` row per finished shard."""
+class _StoreShard:
+    """One shard written to ``<folder>/shard-NNNNN-<writer id>`` in a store: a local folder directly (ShardWriter's
+    temporary names, renamed when complete), object storage through a local temporary folder and one upload per
+    file. ``close()`` returns the ShardInfo with the final prefix."""
 
-    def __init__(self, folder: str, dtype: str):
-        self.folder, self.dtype = folder, dtype
+    def __init__(self, folder: str, shard: int, dtype: str, settings: S3Settings | None):
+        writer_id = uuid.uuid4().hex[:12]  # unique per task attempt: no key is written twice
+        self.prefix = join(folder, f"{SHARD_NAME.format(shard)}-{writer_id}")
+        self.remote = is_remote(folder)
+        self.settings = settings
+        self.scratch = tempfile.mkdtemp(prefix="lakeforge-shard-") if self.remote else None
+        local = f"{self.scratch}/shard" if self.remote else self.prefix
+        self.writer = ShardWriter(local, dtype, writer_id)
+
+    def add_documents(self, data, lengths) -> None:
+        self.writer.add_documents(data, lengths)
+
+    def close(self):
+        from dataclasses import replace
+
+        info = self.writer.close()
+        if self.remote:
+            try:
+                store = open_store(self.prefix, self.settings)
+                for suffix in (".bin", ".idx"):  # .idx last: a finished shard's index is the last key written
+                    store.upload(info.prefix + suffix, self.prefix + suffix)
+            finally:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+        return replace(info, prefix=self.prefix)
+
+    def abort(self) -> None:
+        self.writer.abort()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class _WriteShards:
+    """Stage 2 (mapInArrow over rows sorted by shard, doc_id): stream each shard into the store; one row per
+    document and one ``kind = 'shard'`` row per finished shard (its prefix, sizes and hashes)."""
+
+    def __init__(self, folder: str, dtype: str, settings: S3Settings | None = None):
+        self.folder, self.dtype, self.settings = folder, dtype, settings
 
     def __call__(self, batches):
         import pyarrow as pa
 
         arrow_schema = pa.schema([(n, getattr(pa, t)()) for n, t in _WRITE_ARROW])
         names = arrow_schema.names
-        writer: ShardWriter | None = None
+        writer: _StoreShard | None = None
         shard, position = -1, 0
         try:
             for batch in batches:
@@ -274,7 +324,7 @@ class _WriteShards:
                     ok = [reasons[i] is None for i in range(lo, hi)]
                     if any(ok):
                         if writer is None:  # opened at its first written document: no empty shard files
-                            writer = ShardWriter(f"{self.folder}/{SHARD_NAME.format(s)}", self.dtype, uuid.uuid4().hex)
+                            writer = _StoreShard(self.folder, s, self.dtype, self.settings)
                         off = np.frombuffer(run.buffers()[1], dtype=offset_type)[run.offset : run.offset + len(run) + 1]
                         data = run.buffers()[2]
                         writer.add_documents(memoryview(data)[off[0] : off[-1]], n_tok[lo:hi][np.array(ok, dtype=bool)])
@@ -286,7 +336,7 @@ class _WriteShards:
                         out["doc_id"].append(ids[i])
                         out["tokens"].append(int(n_tok[i]) if written else None)
                         out["reason"].append(reasons[i])
-                        for k in ("bin_sha256", "idx_sha256", "bin_bytes"):
+                        for k in ("bin_sha256", "idx_sha256", "bin_bytes", "idx_bytes", "prefix"):
                             out[k].append(None)
                         position += written
                 yield pa.RecordBatch.from_pydict(out, schema=arrow_schema)
@@ -311,18 +361,45 @@ class _WriteShards:
             "bin_sha256": info.bin_sha256,
             "idx_sha256": info.idx_sha256,
             "bin_bytes": info.bin_bytes,
+            "idx_bytes": info.idx_bytes,
+            "prefix": info.prefix,
         }
         for k, v in row.items():
             out[k].append(v)
 
 
 # ---------------------------------------------------------------------------------------------------- driver
-def output_root(lake, cfg: TokenizeConfig) -> Path:
+def output_root(lake, cfg: TokenizeConfig) -> str:
+    """Where shard sets go: ``--set output=`` (a folder or an ``s3a://`` prefix), else ``<lakehouse>/tokens``."""
     if cfg.output:
-        return Path(cfg.output).resolve()
-    if "://" in lake.root:
-        raise ValueError("a remote lakehouse needs --set output=<shared folder> for the shards")
-    return Path(lake.root) / "tokens"
+        return spark_uri(cfg.output)
+    return lake.files("tokens")
+
+
+def shard_files(prefixes) -> list[str]:
+    """The two files of each prefix, ``.bin`` then ``.idx``."""
+    return [p + suffix for p in prefixes for suffix in (".bin", ".idx")]
+
+
+def orphans(store: Store, folder: str, prefixes) -> list[str]:
+    """Files in a shard set's folder that its ``token_shards`` row does not name: what failed task attempts, an
+    interrupted run or a concurrent run that lost left behind. No reader looks at them; deleting them is safe."""
+    named = set(shard_files(prefixes)) | {join(folder, "manifest.json")}
+    return [uri for uri in store.list(folder) if uri not in named]
+
+
+def _remove_orphans(store: Store, folder: str, prefixes) -> int:
+    stale = orphans(store, folder, prefixes)
+    for uri in stale:
+        store.delete(uri)
+    if not is_remote(folder):  # local folders: also the empty folders and temporary files a killed task left
+        for p in sorted(Path(folder).rglob("*"), key=lambda x: len(x.parts), reverse=True):
+            if p.is_file() and str(p) not in set(shard_files(prefixes)) and p.name != "manifest.json":
+                p.unlink(missing_ok=True)
+                stale.append(str(p))
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    return len(stale)
 
 
 def _source(lake, table: str, version: int | None, where: str | None, cfg: TokenizeConfig):
@@ -393,6 +470,13 @@ def _partition_keys(spark, n: int) -> list[int]:
     return [keys.get(s, s) for s in range(n)]  # a shard without a preimage (never seen) still works, shared
 
 
+def _remove_tmp(lake, uri: str) -> None:
+    if is_remote(uri):
+        lake.store.delete_tree(uri)
+    else:
+        shutil.rmtree(uri, ignore_errors=True)
+
+
 def _existing(lake, shard_set_id: str):
     if not lake.exists(TOKEN_SHARDS.name):
         return None
@@ -401,9 +485,19 @@ def _existing(lake, shard_set_id: str):
 
 
 def run_tokenize(
-    spark, lake, cfg: TokenizeConfig, run: RunInfo, name: str, table: str = "documents", version=None, where=None
+    spark,
+    lake,
+    cfg: TokenizeConfig,
+    run: RunInfo,
+    name: str,
+    table: str = "documents",
+    version=None,
+    where=None,
+    s3_settings: S3Settings | None = None,
 ) -> TokenizeReport:
-    """Tokenize ``table`` at ``version`` (latest when None), rows matching ``where``, into the shard set ``name``."""
+    """Tokenize ``table`` at ``version`` (latest when None), rows matching ``where``, into the shard set ``name``.
+
+    ``s3_settings``: how executors reach an object-store output (default: the session's, ``lake.s3_settings``)."""
     from pyspark.sql import functions as F
 
     t0 = time.perf_counter()
@@ -420,7 +514,9 @@ def run_tokenize(
     p, df, tok = plan(lake, cfg, table, version, where)
     set_id = p.shard_set_id(cfg, name)
     root = output_root(lake, cfg)
-    final = root / name / set_id
+    final = join(root, name, set_id)
+    settings = s3_settings if s3_settings is not None else (lake.s3_settings if is_remote(final) else None)
+    store = open_store(final, settings)
     report = TokenizeReport(
         run_id=run.run_id,
         job="tokenize",
@@ -428,7 +524,7 @@ def run_tokenize(
         shard_set_id=set_id,
         records_in=p.records_in,
         num_shards=p.num_shards,
-        path=str(final),
+        path=final,
         source=table,
         source_version=p.version,
         dtype=p.dtype,
@@ -438,7 +534,7 @@ def run_tokenize(
     run.inputs = [f"{lake.fq(table)}@v{p.version}"]
 
     prior = _existing(lake, set_id)
-    if prior is not None and all(shard_exists(x) for x in prior["prefixes"]):
+    if prior is not None and all(store.exists(f) for f in shard_files(prior["prefixes"])):
         report.noop = True
         for k in ("documents", "rejected", "errored", "tokens", "bytes", "content_hash"):
             setattr(report, k, prior[k])
@@ -452,13 +548,12 @@ def run_tokenize(
             "restore them, or delete that row to tokenize again"
         )
 
+    if is_remote(final):
+        store.check_bucket(final)  # one line (no bucket, no access) before any table or executor is touched
     for schema in (TOKEN_SHARDS, TOKEN_DOCUMENTS):
         lake.ensure(schema)
-    # An earlier interrupted run of the same set left a temporary folder (or a folder without its row): replace.
-    for stale in list((root / name).glob(f".tmp-{set_id}-*")) + ([final] if final.exists() else []):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = root / name / f".tmp-{set_id}-{run.run_id}"
-    tmp.mkdir(parents=True)
+    # The tasks' rows go through Spark into the lakehouse (beside the tables), not into the shard store.
+    tmp = join(lake.root, "tmp", f"tokenize-{set_id}-{run.run_id}")
 
     bc = spark.sparkContext.broadcast(tok.to_str())
     try:
@@ -470,12 +565,12 @@ def run_tokenize(
         encoded = src.mapInArrow(_Encode(p.files.sha256, bc, p.eod, p.dtype, cfg.batch_size), encoded_schema)
         part = F.element_at(F.array(*[F.lit(v) for v in _partition_keys(spark, p.num_shards)]), F.col("shard") + 1)
         ordered = encoded.repartition(p.num_shards, part.alias("_part")).sortWithinPartitions("shard", "doc_id")
-        written = ordered.mapInArrow(_WriteShards(str(tmp), p.dtype), _write_schema())
-        manifest = tmp / "_rows.parquet"
-        written.write.mode("overwrite").parquet(str(manifest))
+        written = ordered.mapInArrow(_WriteShards(final, p.dtype, settings), _write_schema())
+        manifest = join(tmp, "_rows.parquet")
+        written.write.mode("overwrite").parquet(manifest)
         step("tokenize_and_write")
 
-        rows = spark.read.parquet(str(manifest))
+        rows = spark.read.parquet(manifest)
         shards = sorted(rows.where("kind = 'shard'").collect(), key=lambda r: r["shard"])
         counts = (
             rows.where("kind = 'doc'")
@@ -498,7 +593,7 @@ def run_tokenize(
         for r in shards:
             content.update(f"{SHARD_NAME.format(r['shard'])}:{r['bin_sha256']}:{r['idx_sha256']}\n".encode())
         report.content_hash = content.hexdigest()
-        report.prefixes = [str(final / SHARD_NAME.format(r["shard"])) for r in shards]
+        report.prefixes = [r["prefix"] for r in shards]
 
         docs = rows.where("kind = 'doc'").select(
             F.lit(set_id).alias("shard_set_id"),
@@ -536,21 +631,24 @@ def run_tokenize(
             "tokens": report.tokens,
             "shards": [
                 {
-                    "prefix": SHARD_NAME.format(r["shard"]),
+                    "shard": SHARD_NAME.format(r["shard"]),
+                    "prefix": r["prefix"].rsplit("/", 1)[-1],
                     "documents": r["position"],
                     "tokens": r["tokens"],
                     "bin_sha256": r["bin_sha256"],
                     "idx_sha256": r["idx_sha256"],
+                    "bin_bytes": r["bin_bytes"],
+                    "idx_bytes": r["idx_bytes"],
                 }
                 for r in shards
             ],
             "run_id": run.run_id,
             "code_version": run.code_version,
         }
-        shutil.rmtree(manifest, ignore_errors=True)
-        (tmp / "manifest.json").write_text(json.dumps(manifest_doc, indent=1, sort_keys=True) + "\n")
-        tmp.rename(final)
-        step("publish")
+        store.write_bytes(
+            join(final, "manifest.json"), (json.dumps(manifest_doc, indent=1, sort_keys=True) + "\n").encode()
+        )
+        step("manifest")
 
         row = {
             "shard_set_id": set_id,
@@ -574,21 +672,30 @@ def run_tokenize(
             "errored": report.errored,
             "tokens": report.tokens,
             "bytes": report.bytes,
-            "path": str(final),
+            "path": final,
             "prefixes": report.prefixes,
             "shard_documents": [r["position"] for r in shards],
             "shard_tokens": [r["tokens"] for r in shards],
+            "bin_sha256": [r["bin_sha256"] for r in shards],
+            "idx_sha256": [r["idx_sha256"] for r in shards],
+            "bin_bytes": [r["bin_bytes"] for r in shards],
+            "idx_bytes": [r["idx_bytes"] for r in shards],
             "run_id": run.run_id,
             "code_version": run.code_version,
             "created_at": datetime.now(UTC),
         }
         lake.merge_new(TOKEN_SHARDS, spark.createDataFrame([row], TOKEN_SHARDS.to_spark()), meta)
-        step("token_shards")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        step("token_shards")  # published: the row names the files
+        # A concurrent run of the same set may have published first (merge_new inserts only a new key): the row
+        # that won names the files, everything else in the folder is an orphan.
+        winner = _existing(lake, set_id)
+        if winner is not None and list(winner["prefixes"]) != report.prefixes:
+            report.prefixes, report.noop = list(winner["prefixes"]), True
+        report.orphans_removed = _remove_orphans(store, final, report.prefixes)
+        step("clean")
     finally:
         bc.unpersist()
+        _remove_tmp(lake, tmp)
     report.timings = timings
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

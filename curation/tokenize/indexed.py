@@ -47,6 +47,7 @@ class ShardInfo:
     bin_bytes: int
     bin_sha256: str
     idx_sha256: str
+    idx_bytes: int = 0
 
 
 def index_bytes(dtype, lengths: np.ndarray) -> bytes:
@@ -129,6 +130,7 @@ class ShardWriter:
             bin_bytes=self._tokens * self.dtype.itemsize,
             bin_sha256=self._sha.hexdigest(),
             idx_sha256=hashlib.sha256(idx).hexdigest(),
+            idx_bytes=len(idx),
         )
 
     def abort(self) -> None:

@@ -223,16 +223,35 @@ class ShardSet:
     prefixes: tuple[str, ...]
     shard_tokens: tuple[int, ...]
     shard_documents: tuple[int, ...]
+    bin_sha256: tuple[str, ...] | None = None
+    idx_sha256: tuple[str, ...] | None = None
+    bin_bytes: tuple[int, ...] | None = None
+    idx_bytes: tuple[int, ...] | None = None
+    """Each shard file's sha256 and size (None: a set tokenized before they were recorded)."""
 
     @classmethod
     def from_row(cls, row) -> ShardSet:
         d = row.asDict() if hasattr(row, "asDict") else dict(row)
         return cls(
             **{
-                k: (tuple(d[k]) if k in ("prefixes", "shard_tokens", "shard_documents") else d[k])
+                k: (tuple(d[k]) if k in _ARRAY_FIELDS and d.get(k) is not None else d.get(k))
                 for k in cls.__dataclass_fields__
             }
         )
+
+    def files(self) -> list[dict] | None:
+        """Every shard file with the sha256 and size its ``token_shards`` row records, ``.bin`` then ``.idx`` of
+        each prefix (what a trainer verifies its staged copies against); None when the row has no hashes."""
+        if self.bin_sha256 is None or self.idx_sha256 is None or self.bin_bytes is None or self.idx_bytes is None:
+            return None
+        out = []
+        for i, prefix in enumerate(self.prefixes):
+            out.append({"path": prefix + ".bin", "sha256": self.bin_sha256[i], "bytes": int(self.bin_bytes[i])})
+            out.append({"path": prefix + ".idx", "sha256": self.idx_sha256[i], "bytes": int(self.idx_bytes[i])})
+        return out
+
+
+_ARRAY_FIELDS = ("prefixes", "shard_tokens", "shard_documents", "bin_sha256", "idx_sha256", "bin_bytes", "idx_bytes")
 
 
 @dataclass(frozen=True)
@@ -306,6 +325,7 @@ class Blend:
                     "tokens": c.shards.tokens,
                     "prefixes": list(c.shards.prefixes),
                 }
+                | ({"files": c.shards.files()} if c.shards.files() is not None else {})
                 for c in self.pinned
             ],
             "warnings": list(self.warnings),

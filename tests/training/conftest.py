@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from curation.storage import join, open_store, sha256_file
 from curation.tokenize.indexed import ShardWriter
 from curation.tokenize.mixture import blend_id
 from curation.tokenize.tokenizer import cardinality, encode_documents, eod_id, load, locate
@@ -80,3 +81,43 @@ def make_blend(shared_data: Path, out: Path, seq_length: int = 64) -> Path:
 @pytest.fixture(scope="session")
 def shakespeare_blend(shared_data, tmp_path_factory) -> Path:
     return make_blend(shared_data, tmp_path_factory.mktemp("blend"))
+
+
+def with_files(doc: dict) -> dict:
+    """The blend as ``lakeforge mix`` writes it now: each component's files with their sha256 and size."""
+    doc = json.loads(json.dumps(doc))
+    for c in doc["components"]:
+        c["files"] = [
+            {"path": p + s, "sha256": sha256_file(p + s), "bytes": Path(p + s).stat().st_size}
+            for p in c["prefixes"]
+            for s in (".bin", ".idx")
+        ]
+    return doc
+
+
+def upload_blend(doc: dict, root: str, settings) -> dict:
+    """Put the blend's shard files under ``root`` (an s3a:// prefix) and return the blend naming those keys."""
+    store = open_store(root, settings)
+    doc = with_files(doc)
+    moved = {}
+    for c in doc["components"]:
+        for p in c["prefixes"]:
+            moved[p] = join(root, c["shard_set_id"], Path(p).name + "-0123abcd")
+            for s in (".bin", ".idx"):
+                store.upload(p + s, moved[p] + s)
+        c["prefixes"] = [moved[p] for p in c["prefixes"]]
+        for f in c["files"]:
+            stem, _, suffix = f["path"].rpartition(".")
+            f["path"] = f"{moved[stem]}.{suffix}"
+    doc["blend"]["prefixes"] = [moved[p] for p in doc["blend"]["prefixes"]]
+    return doc
+
+
+@pytest.fixture
+def local_blend(shakespeare_blend) -> dict:
+    return with_files(json.loads(shakespeare_blend.read_text()))
+
+
+@pytest.fixture
+def s3_blend(local_blend, bucket, s3_settings) -> dict:
+    return upload_blend(local_blend, f"s3a://{bucket}/lake/tokens", s3_settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,11 @@ from curation.spark.lakehouse import Lakehouse
 from curation.spark.mix import run_mix
 from curation.spark.text_import import TextImportConfig, run_import_text
 from curation.spark.tokenize_shards import run_tokenize
+from curation.storage import sha256_file
 from curation.tokenize.config import TokenizeConfig
 from curation.tokenize.indexed import read_documents
 from curation.tokenize.mixture import parse
+from training.shard_cache import export_megatron
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -85,6 +88,18 @@ def test_mix_pins_tokenizes_and_megatron_reads_the_blend(spark, corpus_lake, tmp
     # epochs the budget implies, from the real token counts
     for c in doc["components"]:
         assert c["epochs"] == pytest.approx(3_000_000 * c["weight"] / (c["tokens"] * 0.90))
+
+    # every shard file is in the blend with the sha256 and size token_shards records (what a trainer checks)
+    for c in doc["components"]:
+        assert [f["path"] for f in c["files"]] == [p + s for p in c["prefixes"] for s in (".bin", ".idx")]
+        for f in c["files"]:
+            assert sha256_file(f["path"]) == f["sha256"] and Path(f["path"]).stat().st_size == f["bytes"]
+    # --export: Megatron-LM's --data-path list and the files; Megatron-Core reads it as the same shards
+    exported = export_megatron(doc, tmp_path / "export")
+    words = (tmp_path / "export" / "data-path.txt").read_text().split()
+    assert exported["prefixes"] == 5 and [float(w) for w in words[0::2]] == doc["blend"]["weights"]
+    for ours, theirs in zip(doc["blend"]["prefixes"], words[1::2], strict=True):
+        assert [d.tolist() for d in read_documents(ours)] == [d.tolist() for d in read_documents(theirs)]
 
     # Megatron-Core builds it; realized shares over 10,000 samples within 1% of the weights
     check = check_blend(doc, samples=10_000)

@@ -93,6 +93,13 @@ def _texts(lake, version, doc_ids) -> dict[str, str]:
     return {r["doc_id"]: r["text"] for r in df.collect() if r["doc_id"] in doc_ids}
 
 
+def _shard_no(prefix: str) -> int:
+    """``…/shard-00003-<writer id>`` → 3 (the writer id is unique per task attempt)."""
+    name = prefix.rsplit("/", 1)[-1]
+    assert name.startswith("shard-") and len(name.split("-")) == 3, name
+    return int(name.split("-")[1])
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -117,7 +124,7 @@ def check_shard_set(megatron, lake, report, tokenizer_path: str, dtype) -> dict[
 
     folder = Path(row["path"])
     assert row["prefixes"] == report.prefixes and all(Path(p).parent == folder for p in row["prefixes"])
-    shards = [int(Path(p).name.split("-")[1]) for p in row["prefixes"]]
+    shards = [_shard_no(p) for p in row["prefixes"]]
     assert shards == sorted(shards) and {p[0] for p in written.values()} == set(shards)
     assert sorted(x.name for x in folder.iterdir()) == sorted(
         ["manifest.json"] + [Path(p).name + s for p in row["prefixes"] for s in (".bin", ".idx")]
@@ -139,9 +146,13 @@ def check_shard_set(megatron, lake, report, tokenizer_path: str, dtype) -> dict[
         assert int(ds.sequence_lengths.sum()) == row["shard_tokens"][i]
         total_tokens += row["shard_tokens"][i]
         entry = manifest["shards"][i]
-        assert entry["prefix"] == Path(prefix).name
+        assert entry["prefix"] == Path(prefix).name and entry["shard"] == f"shard-{shard:05d}"
         assert entry["bin_sha256"] == _sha(Path(prefix + ".bin")) and entry["idx_sha256"] == _sha(Path(prefix + ".idx"))
-        content.update(f"{entry['prefix']}:{entry['bin_sha256']}:{entry['idx_sha256']}\n".encode())
+        # the row records every file's sha256 and size (what a trainer checks its staged copies against)
+        assert (row["bin_sha256"][i], row["idx_sha256"][i]) == (entry["bin_sha256"], entry["idx_sha256"])
+        assert row["bin_bytes"][i] == Path(prefix + ".bin").stat().st_size == entry["bin_bytes"]
+        assert row["idx_bytes"][i] == Path(prefix + ".idx").stat().st_size == entry["idx_bytes"]
+        content.update(f"{entry['shard']}:{entry['bin_sha256']}:{entry['idx_sha256']}\n".encode())
     assert content.hexdigest() == row["content_hash"]
     assert total_tokens == row["tokens"] == report.tokens == sum(len(v) for v in expected.values())
     assert row["bytes"] == sum(Path(p + ".bin").stat().st_size for p in row["prefixes"])
@@ -195,7 +206,7 @@ def test_same_inputs_same_bytes_and_rerun_is_noop(spark, corpus, gpt2_path):
             else:
                 spark.conf.set(k, v)
     assert not other.noop and other.path != first.path and other.content_hash == first.content_hash
-    assert [Path(p).name for p in other.prefixes] == [Path(p).name for p in first.prefixes]
+    assert [_shard_no(p) for p in other.prefixes] == [_shard_no(p) for p in first.prefixes]
     for a, b in zip(first.prefixes, other.prefixes, strict=True):
         for suffix in (".bin", ".idx"):
             assert Path(a + suffix).read_bytes() == Path(b + suffix).read_bytes()
@@ -332,20 +343,67 @@ def test_interrupted_run_leftovers_are_replaced(spark, corpus, megatron, gpt2_pa
     p, _, _ = plan(corpus, cfg, "documents", SHAKESPEARE_VERSION, where)
     set_id = p.shard_set_id(cfg, "resumed")
     folder = Path(corpus.root) / "tokens" / "resumed"
-    stale = folder / f".tmp-{set_id}-x"
-    stale.mkdir(parents=True)
-    (stale / "shard-00001.bin").write_bytes(b"\x01\x02\x03")  # a partial shard of a killed task
-    (stale / "shard-00001.bin.tmp-0").write_bytes(b"\x01")
-    published = folder / set_id  # renamed into place, but the run died before its token_shards row
-    published.mkdir()
-    (published / "shard-00000.bin").write_bytes(b"\x09")
+    published = folder / set_id  # what a killed run's tasks left: files no token_shards row names
+    published.mkdir(parents=True)
+    (published / "shard-00001-deadbeef0000.bin").write_bytes(b"\x01\x02\x03")  # a finished attempt that lost
+    (published / "shard-00001-0badc0ffee00.bin.tmp-0badc0ffee00").write_bytes(b"\x01")  # a killed attempt
+    (published / "shard-00000-deadbeef0000.idx").write_bytes(b"\x09")
 
     report = _run(spark, corpus, cfg, "resumed", version=SHAKESPEARE_VERSION, where=where)
-    assert report.shard_set_id == set_id and not report.noop
+    assert report.shard_set_id == set_id and not report.noop and report.orphans_removed == 3
     assert sorted(x.name for x in folder.iterdir()) == [set_id]
+    assert not (Path(corpus.root) / "tmp").exists() or not any((Path(corpus.root) / "tmp").iterdir())
     check_shard_set(megatron, corpus, report, gpt2_path, np.uint16)  # only complete shards + manifest.json
 
     # A recorded set whose files went missing is an error, not a silent rewrite.
     Path(report.prefixes[0] + ".bin").unlink()
     with pytest.raises(ValueError, match="files are missing"):
         _run(spark, corpus, cfg, "resumed", version=SHAKESPEARE_VERSION, where=where)
+
+
+# ------------------------------------------------------------------------------------------------ object storage
+@pytest.mark.objectstore
+def test_shards_in_object_storage_are_the_local_bytes(spark, corpus, gpt2_path, bucket, s3_settings):
+    """Executors write the set into the S3 server (uploads under attempt-unique keys, no renames); every object
+    equals the local shard of the same table version byte for byte; the row publishes, orphans are removed."""
+    from curation.spark.tokenize_shards import shard_files
+    from curation.storage import StoreError, join, open_store
+
+    cfg = _cfg(gpt2_path, num_shards=3)
+    where = "text LIKE '%KING%'"
+    local = _run(spark, corpus, cfg, "kings_local", version=SHAKESPEARE_VERSION, where=where)
+    out = f"s3a://{bucket}/tokens"
+    store = open_store(out, s3_settings)
+    p, _, _ = plan(corpus, cfg, "documents", SHAKESPEARE_VERSION, where)
+    folder = join(out, "kings_s3", p.shard_set_id(cfg, "kings_s3"))
+    store.write_bytes(join(folder, "shard-00002-deadbeef0000.bin"), b"a killed attempt's upload")
+
+    s3cfg = replace(cfg, output=out)
+    kw = {"version": SHAKESPEARE_VERSION, "where": where, "s3_settings": s3_settings}
+    remote = _run(spark, corpus, s3cfg, "kings_s3", **kw)
+    assert not remote.noop and remote.orphans_removed == 1
+    assert remote.content_hash == local.content_hash and remote.tokens == local.tokens
+    row = _set_row(corpus, remote.shard_set_id)
+    assert row["path"] == remote.path == folder and list(row["prefixes"]) == remote.prefixes
+    assert all(x.startswith(folder + "/shard-") for x in remote.prefixes)
+    assert list(store.list(folder)) == sorted(shard_files(remote.prefixes) + [join(folder, "manifest.json")])
+    assert [_shard_no(x) for x in remote.prefixes] == [_shard_no(x) for x in local.prefixes]
+    local_row = _set_row(corpus, local.shard_set_id)
+    for i, (a, b) in enumerate(zip(local.prefixes, remote.prefixes, strict=True)):
+        for suffix, key in ((".bin", "bin_sha256"), (".idx", "idx_sha256")):
+            data = store.read_bytes(b + suffix)
+            assert data == Path(a + suffix).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == row[key][i] == local_row[key][i]
+        assert row["bin_bytes"][i] == local_row["bin_bytes"][i] and row["idx_bytes"][i] == local_row["idx_bytes"][i]
+    manifest = json.loads(store.read_bytes(join(folder, "manifest.json")))
+    assert manifest["content_hash"] == row["content_hash"]
+    assert _placements(corpus, remote.shard_set_id) == _placements(corpus, local.shard_set_id)
+
+    versions = {t: corpus.version(t) for t in (TOKEN_SHARDS.name, TOKEN_DOCUMENTS.name)}
+    again = _run(spark, corpus, s3cfg, "kings_s3", **kw)
+    assert again.noop and again.prefixes == remote.prefixes
+    # a missing bucket: one line, before any table is touched
+    with pytest.raises(StoreError, match="bucket does not exist") as e:
+        _run(spark, corpus, replace(cfg, output=f"s3a://{bucket}-absent/tokens"), "kings_nowhere", **kw)
+    assert "\n" not in str(e.value)
+    assert {t: corpus.version(t) for t in versions} == versions
