@@ -165,9 +165,8 @@ def start(
         info["workers"].append(w)
         args = ["--host", host, "--port", str(w["port"]), "--webui-port", str(w["webui_port"])]
         args += ["--cores", str(cores), "--memory", memory, "--work-dir", w["work_dir"], url]
-        _daemon(
-            state, "start", WORKER, n, *args, env={"SPARK_WORKER_DIR": w["work_dir"], "SPARK_LOCAL_DIRS": w["local_dir"]}
-        )
+        dirs = {"SPARK_WORKER_DIR": w["work_dir"], "SPARK_LOCAL_DIRS": w["local_dir"]}
+        _daemon(state, "start", WORKER, n, *args, env=dirs)
     (state / STATE_FILE).write_text(json.dumps(info, indent=1))
     if not _wait_workers(host, ui, {w["port"] for w in info["workers"]}, timeout=120):
         raise JobError(f"not every worker registered with {url}; see {state / 'logs'}")
