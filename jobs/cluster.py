@@ -208,24 +208,30 @@ def stop(state_dir: str, worker: int | None = None) -> None:
             raise JobError(f"--worker {worker}: this cluster has workers {ids}")
         ids = [worker]
     for n in ids:
-        _daemon(state, "stop", WORKER, n)
-        _kill_if_alive(state, WORKER, n)
+        _stop_daemon(state, WORKER, n)
     if worker is None:
-        _daemon(state, "stop", MASTER, 1)
-        _kill_if_alive(state, MASTER, 1)
+        _stop_daemon(state, MASTER, 1)
         f.unlink(missing_ok=True)
         (state / "master-url").unlink(missing_ok=True)
 
 
-def _kill_if_alive(state: Path, cls: str, instance: int) -> None:
-    """spark-daemon.sh stop sends SIGTERM and returns; wait for the JVM to go, SIGKILL it after 10 s."""
+def _stop_daemon(state: Path, cls: str, instance: int) -> None:
+    """spark-daemon.sh stop sends SIGTERM, removes the pid file and returns: wait for the JVM to go, SIGKILL it
+    after 10 s."""
     pid = _pid(state, cls, instance)
+    _daemon(state, "stop", cls, instance)
     end = time.time() + 10
     while pid and time.time() < end:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
         time.sleep(0.2)
-        pid = _pid(state, cls, instance)
     if pid:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def main(argv=None) -> int:
