@@ -195,7 +195,11 @@ def test_worker_killed_during_curate_loses_and_doubles_nothing(
     victim = two_workers["workers"][1]
     args = ["curate", "--input", *[str(shared_data / f) for f in INPUTS], "--config", str(REPO / "conf/curate.yaml"),
             "--set", "extract.timeout_s=30", "--lakehouse", lake, "--ui", "--format", "json"]  # fmt: skip
-    proc = submit(two_workers, packed_env, args, tmp_path, conf=(f"spark.ui.port={ui}",))
+    events = tmp_path / "events"
+    events.mkdir()
+    conf = (f"spark.ui.port={ui}", "spark.eventLog.enabled=true", f"spark.eventLog.dir={events.as_uri()}",
+            "spark.eventLog.compress=false")  # fmt: skip
+    proc = submit(two_workers, packed_env, args, tmp_path, conf=conf)
     try:
         # Wait until the victim worker's executor is running a task (not a fixed sleep), then SIGKILL the worker.
         end = time.time() + 600
@@ -203,6 +207,7 @@ def test_worker_killed_during_curate_loses_and_doubles_nothing(
             assert proc.poll() is None, f"curate ended before a task ran on worker {victim['id']}"
             assert time.time() < end, "no task ran on the victim worker in 10 minutes"
             time.sleep(0.2)
+        victims = _busy_executors(ui) & _worker_executors(victim)
         pid = cluster.status(two_workers["state_dir"])["workers"][1]["pid"]
         os.kill(pid, signal.SIGKILL)
         report = finish(proc)
@@ -210,6 +215,15 @@ def test_worker_killed_during_curate_loses_and_doubles_nothing(
         if proc.poll() is None:
             proc.kill()
     assert not cluster.status(two_workers["state_dir"])["workers"][1]["running"]
+    # Spark's event log: a task was lost with the victim's executor and ran again, to success, on the other worker.
+    ends = [e for f in events.iterdir() for e in map(json.loads, f.read_text().splitlines())
+            if e["Event"] == "SparkListenerTaskEnd"]  # fmt: skip
+    lost = [e for e in ends if e["Task End Reason"]["Reason"] == "ExecutorLostFailure"]
+    assert lost and {e["Task Info"]["Executor ID"] for e in lost} <= victims
+    for e in lost:
+        same = [r for r in ends if (r["Stage ID"], r["Task Info"]["Index"]) == (e["Stage ID"], e["Task Info"]["Index"])]
+        again = [r for r in same if r["Task End Reason"]["Reason"] == "Success"]
+        assert len(again) == 1 and again[0]["Task Info"]["Executor ID"] not in victims
     # Nothing lost, nothing doubled: the documents (ids and every computed column) equal local mode's curate commit.
     curated = documents(spark, lake)
     assert curated == documents(spark, local_run, version=report["versions"]["documents"])
