@@ -216,7 +216,7 @@ def test_worker_killed_during_curate_loses_and_doubles_nothing(
             proc.kill()
     assert not cluster.status(two_workers["state_dir"])["workers"][1]["running"]
     # Spark's event log: a task was lost with the victim's executor and ran again, to success, on the other worker.
-    ends = [e for f in events.iterdir() for e in map(json.loads, f.read_text().splitlines())
+    ends = [e for f in events.rglob("events_*") for e in map(json.loads, f.read_text().splitlines())
             if e["Event"] == "SparkListenerTaskEnd"]  # fmt: skip
     lost = [e for e in ends if e["Task End Reason"]["Reason"] == "ExecutorLostFailure"]
     assert lost and {e["Task Info"]["Executor ID"] for e in lost} <= victims
