@@ -2,17 +2,16 @@
 spark-submit, e.g. ``spark-submit --master spark://HOST:7077 --packages "$(lakeforge info --delta-package)"
 jobs/submit.py ingest --input warc.paths.gz --lakehouse /shared/lakehouse``.
 
-spark-submit runs this file as a script; it imports the ``jobs`` package like any other module, so the package has
-to be installed where the driver's Python looks, and no job edits ``sys.path``:
+spark-submit runs this file as a script on the driver; it imports the ``jobs`` package like any other module, so
+lakeforge has to be installed where the driver's Python looks, and no job edits ``sys.path``. Executors get lakeforge
+and what it imports from the packed environment (``lakeforge pack``), never from the driver's venv path::
 
-- one machine, or nodes that share a virtualenv: ``pip install`` lakeforge into it (``pip install -e .`` in a
-  checkout) and point ``spark.pyspark.python`` at its Python;
-- otherwise ship it with the job: ``pip wheel --no-deps -w dist .`` and ``spark-submit --py-files
-  dist/lakeforge-<version>-py3-none-any.whl jobs/submit.py …`` (a zip of ``curation jobs schemas training`` works
-  too); spark-submit puts it on the path of the driver and of every executor. Its dependencies (pyarrow,
-  fastwarc, trafilatura, fastText, …) must be installed on the nodes, or shipped as a packed environment
-  (``--archives env.tar.gz#env --conf spark.pyspark.python=./env/bin/python``).
+    spark-submit --master spark://HOST:7077 --packages "$(lakeforge info --delta-package)" \
+        --archives dist/lakeforge-env.tar.gz#env --conf spark.pyspark.python=./env/bin/python \
+        --conf spark.pyspark.driver.python=$PWD/.venv/bin/python \
+        jobs/submit.py run conf/pipeline.yaml --lakehouse /shared/lakehouse
 
+(docs/cluster.md: YARN, Kubernetes, what reaches the executors and how.)
 ``lakeforge info`` prints the exact command for this machine.
 """
 
