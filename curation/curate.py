@@ -45,7 +45,7 @@ from curation.filters.gopher import (
     gopher_repetition_rules,
     gopher_repetition_signals,
 )
-from curation.filters.toxicity import ToxicityConfig, toxicity_rules, toxicity_signals, wordlists_for
+from curation.filters.toxicity import ToxicityConfig, WordLists, toxicity_rules, toxicity_signals, wordlists_for
 from curation.filters.url import UrlFilterConfig, url_filter_rules, url_filter_signals
 from curation.funnel import CURATE_STAGES
 from curation.langid import LangIdConfig, LanguageIdentifier, langid_rules, langid_signals
@@ -195,7 +195,9 @@ def verdict_sql(cfg: CurateConfig) -> str:
 class Curator:
     """Runs the stages over batches of page rows. Heavy objects are built on first use, once."""
 
-    def __init__(self, cfg: CurateConfig, run_id: str):
+    def __init__(self, cfg: CurateConfig, run_id: str, wordlists: WordLists | None = None):
+        """``wordlists``: the toxicity lists already read (the driver's, shipped to executors); None reads
+        ``cfg.toxicity.wordlist_dir`` here, on first use."""
         self.cfg = cfg
         self.run_id = run_id
         self.seconds: Counter = Counter()
@@ -204,7 +206,7 @@ class Curator:
         """Documents each stage processed since the last :meth:`take_timings`."""
         self._extractor = None
         self._langid: LanguageIdentifier | None = None
-        self._wordlists = None
+        self._wordlists = wordlists
         self._rules = stage_rules(cfg)
 
     # -- heavy objects
@@ -324,7 +326,7 @@ class Curator:
 _CURATORS: dict[tuple[str, str], Curator] = {}
 
 
-def curator_for(cfg: CurateConfig, run_id: str) -> Curator:
+def curator_for(cfg: CurateConfig, run_id: str, wordlists: WordLists | None = None) -> Curator:
     """One :class:`Curator` per worker process and config (Spark reuses Python workers across tasks, so the
     extraction child and the fastText model outlive a task)."""
     from curation.config import config_hash
@@ -335,5 +337,5 @@ def curator_for(cfg: CurateConfig, run_id: str) -> Curator:
         for old in _CURATORS.values():
             old.close()
         _CURATORS.clear()
-        cur = _CURATORS[key] = Curator(cfg, run_id)
+        cur = _CURATORS[key] = Curator(cfg, run_id, wordlists)
     return cur

@@ -179,9 +179,10 @@ class WordLists:
     instance can be shipped to Spark workers; :func:`wordlists_for` gives one cached instance per process.
     """
 
-    def __init__(self, files: Mapping[str, str | Path]) -> None:
-        """``files``: list name (language code) → list file."""
+    def __init__(self, files: Mapping[str, str | Path], terms: Mapping[str, list[str]] | None = None) -> None:
+        """``files``: list name (language code) → list file; ``terms``: the lists already read (see :meth:`loaded`)."""
         self._files = {name: Path(path) for name, path in files.items()}
+        self._terms = dict(terms) if terms is not None else None
         self._by_lower = {name.lower(): name for name in self._files}
         self._patterns: dict[str, regex.Pattern[str] | None] = {}
         self._lock = threading.Lock()
@@ -217,7 +218,14 @@ class WordLists:
 
     def terms(self, name: str) -> list[str]:
         """The terms of list ``name`` (see :func:`read_terms`)."""
+        if self._terms is not None:
+            return self._terms[name]
         return read_terms(self._files[name])
+
+    def loaded(self) -> WordLists:
+        """The same lists with every file read now: what the driver ships to executors, which may not see the folder
+        (another machine); they then never open a file."""
+        return WordLists(self._files, {name: self.terms(name) for name in self._files})
 
     def pattern(self, name: str) -> regex.Pattern[str] | None:
         """The compiled matcher of list ``name`` (built once; None for an empty list)."""
@@ -240,10 +248,10 @@ class WordLists:
         return pattern.findall(fold(text)) if pattern is not None else []
 
     def __getstate__(self) -> dict:
-        return {"files": self._files}
+        return {"files": self._files, "terms": self._terms}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["files"])
+        self.__init__(state["files"], state.get("terms"))
 
     def __repr__(self) -> str:
         return f"WordLists({self.languages})"

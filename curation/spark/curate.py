@@ -14,6 +14,7 @@ import json
 from collections import Counter
 
 from curation.curate import ERROR_REASONS, STAGES, CurateConfig, curator_for, reason_stages
+from curation.filters.toxicity import WordLists, wordlists_for
 from curation.provenance import RunInfo
 from curation.spark.documents import (
     apply_verdict,
@@ -74,15 +75,22 @@ def _out_spark_schema():
     )
 
 
+def shipped_wordlists(cfg: CurateConfig) -> WordLists | None:
+    """The toxicity word lists read on the driver, to travel to executors inside the task (they may run on machines
+    that do not see ``toxicity.wordlist_dir``)."""
+    lists = wordlists_for(cfg.toxicity)
+    return None if lists is None else lists.loaded()
+
+
 class _Emitter:
     """Buffers event rows and hands them out as Arrow batches; runs pages through the curator in batches."""
 
-    def __init__(self, cfg: CurateConfig, run_id: str):
+    def __init__(self, cfg: CurateConfig, run_id: str, wordlists: WordLists | None):
         import pyarrow as pa
 
         self.pa = pa
         self.schema = _out_arrow_schema()
-        self.curator = curator_for(cfg, run_id)
+        self.curator = curator_for(cfg, run_id, wordlists)
         self.batch_size = cfg.batch_size
         self.pages: list[dict] = []
         self.rows: list[dict] = []
@@ -125,9 +133,10 @@ class CurateFiles:
         self.run_id = run_id
         self.progress = progress
         self.s3 = s3  # how executors reach s3:// inputs: the driver's settings
+        self.wordlists = shipped_wordlists(cfg)
 
     def __call__(self, batches):
-        out = _Emitter(self.cfg, self.run_id)
+        out = _Emitter(self.cfg, self.run_id, self.wordlists)
         for batch in batches:
             for item in batch.to_pylist():
                 for kind, row in read_file(item["source_file"], self.cfg.read, self.run_id, item["file_size"], self.s3):
@@ -148,9 +157,10 @@ class CuratePages:
     def __init__(self, cfg: CurateConfig, run_id: str):
         self.cfg = cfg
         self.run_id = run_id
+        self.wordlists = shipped_wordlists(cfg)
 
     def __call__(self, batches):
-        out = _Emitter(self.cfg, self.run_id)
+        out = _Emitter(self.cfg, self.run_id, self.wordlists)
         for batch in batches:
             for row in batch.to_pylist():
                 yield from out.page(row)

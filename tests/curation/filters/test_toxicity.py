@@ -67,6 +67,19 @@ def test_lists_compile_lazily_once_and_pickle_without_patterns(lists):
     assert count(clone, "you ass") == 1
 
 
+def test_loaded_lists_travel_without_their_folder(lists_dir, lists):
+    """What the driver ships to executors on other machines: the terms themselves, so the folder is never opened."""
+    shipped = pickle.dumps(lists.loaded())
+    for f in lists_dir.iterdir():
+        f.unlink()
+    lists_dir.rmdir()
+    clone = pickle.loads(shipped)
+    assert clone.languages == ["de", "en", "ja", "zh"]
+    assert count(clone, "you ass, asshole") == 2 and count(clone, "scheiße", "de") == 1
+    with pytest.raises(FileNotFoundError):
+        count(pickle.loads(pickle.dumps(lists)), "you ass")  # unloaded lists read their files on first use
+
+
 def test_wordlists_for_config(lists_dir):
     assert wordlists_for(ToxicityConfig()) is None
     cfg = ToxicityConfig(wordlist_dir=str(lists_dir), languages=("en",))
