@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from curation.pipeline import PipelineError, stop_after
-from jobs.common import JobError, Parser, add_session_args, open_lakehouse
+from jobs.common import JobError, Parser, add_session_args, open_lakehouse, take_writer_lease
 from jobs.common import log as _log
 from jobs.render import Progress, render_json, render_summary
 
@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     pipe = Pipeline(
         spark, lake, cfg, launch_train=launch, log=_log, progress=progress.files_done, stage_watch=progress.watch
     )
+    take_writer_lease(lake, "run", pipe.run_id)  # object storage: one writing job at a time (curation.lease)
     try:
         report = pipe.run()
     except StageFailed as e:

@@ -114,13 +114,9 @@ def run_mix(spark, lake, mixture: Mixture, run: RunInfo, out: str | None = None,
     doc = blend.to_json()
     mixture_id = blend.mixture_id
     doc["mixture_id"] = mixture_id
-    folder = Path(lake.root) / "mixtures" / mixture.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{mixture_id}.json"
+    path = lake.files("mixtures", mixture.name, f"{mixture_id}.json")  # a local file or an object beside the tables
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    tmp = path.with_suffix(f".json.tmp-{run.run_id}")
-    tmp.write_text(text)
-    tmp.replace(path)
+    lake.store.write_bytes(path, text.encode())  # whole-object write: a local temp name renamed, or one S3 PUT
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)
