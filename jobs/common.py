@@ -221,13 +221,19 @@ def prepare_environment() -> None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
-def open_lakehouse(args: argparse.Namespace, app_name: str, quick_jit: bool = False):
-    """(spark, lakehouse) for a job; SessionError becomes JobError. ``quick_jit``: the command's ``--jit`` default."""
+def open_lakehouse(args: argparse.Namespace, app_name: str, quick_jit: bool = False, writer: tuple | None = None):
+    """(spark, lakehouse) for a job; SessionError becomes JobError. ``quick_jit``: the command's ``--jit`` default.
+
+    A lakehouse in object storage: its bucket is checked, and a writing job (``writer=(job, run_id)``) takes the
+    writer lease (:func:`take_writer_lease`), before Spark starts: bad settings and a second writer fail in a second,
+    with nothing written."""
     from curation.spark.session import SessionError, lakehouse_session
 
     prepare_environment()
     spark_cfg, lake_cfg = spark_config(args, app_name, quick_jit), lakehouse_config(args)
     check_bucket(lake_cfg.root, spark_cfg.conf)
+    if writer is not None:
+        take_writer_lease(lake_cfg.root, spark_cfg.conf, *writer)
     try:
         spark, lake = lakehouse_session(spark_cfg, lake_cfg)
     except SessionError as e:
@@ -252,14 +258,16 @@ def check_bucket(root: str, conf: dict[str, str]) -> None:
         open_store(root, S3Settings.from_hadoop(conf)).check_bucket(root)
 
 
-def take_writer_lease(lake, job: str, run_id: str) -> None:
+def take_writer_lease(root: str, conf: dict[str, str], job: str, run_id: str) -> None:
     """A writing job on a lakehouse in object storage holds ``<root>/_lakeforge/writer.lease`` until it ends (see
     :mod:`curation.lease`); a second writer gets one line naming the holder. Local lakehouses: nothing to do."""
     from curation import lease
+    from curation.storage import S3Settings, is_remote, open_store, spark_uri
 
-    if not lake.remote:
+    if not is_remote(root):
         return
-    store, root = lake.store, lake.root
+    root = spark_uri(root)
+    store = open_store(root, S3Settings.from_hadoop(conf))
     lease.acquire(store, root, run_id, job)
 
     def release() -> None:
@@ -284,13 +292,14 @@ def start_run(args: argparse.Namespace, job: str, cfg, inputs: list[str] | None 
     the ``documents`` table (the jobs that read it). Every such job writes: on object storage it takes the writer
     lease (:func:`take_writer_lease`)."""
     from curation.config import config_hash, to_dict
-    from curation.provenance import RunInfo
+    from curation.provenance import RunInfo, new_run_id
 
     t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, f"lakeforge-{job}")
+    run_id = new_run_id(job)
+    spark, lake = open_lakehouse(args, f"lakeforge-{job}", writer=(job, run_id))
     start_s = time.perf_counter() - t0
-    run = RunInfo(job=job, config_hash=config_hash(cfg), config=to_dict(cfg), inputs=inputs or [lake.fq("documents")])
-    take_writer_lease(lake, job, run.run_id)
+    inputs = inputs or [lake.fq("documents")]
+    run = RunInfo(job=job, config_hash=config_hash(cfg), config=to_dict(cfg), inputs=inputs, run_id=run_id)
     return spark, lake, run, start_s
 
 
