@@ -41,14 +41,27 @@ def parser() -> argparse.ArgumentParser:
         "--resume", nargs="?", const="", metavar="PATH", help="continue from the newest checkpoint (or PATH)"
     )
     p.add_argument("--stop-at", type=int, metavar="ITER", help="checkpoint after step ITER and stop")
-    p.add_argument("--lakehouse", default="lakehouse", metavar="DIR", help="where mixtures are looked up")
+    p.add_argument(
+        "--lakehouse", default="lakehouse", metavar="DIR|URI", help="where mixtures are looked up (s3a:// too)"
+    )
+    p.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="spark.hadoop.fs.s3a.* setting for a lakehouse in object storage (AWS_* variables work too)",
+    )
     return p
 
 
-def find_blend(mixture: str, lakehouse: str) -> Path:
+def find_blend(mixture: str, lakehouse: str, conf: list[str] = ()) -> Path:
     p = Path(mixture)
     if p.is_file():
         return p
+    from curation.storage import is_remote
+
+    if is_remote(lakehouse):
+        return _remote_blend(mixture, lakehouse, conf)
     root = Path(lakehouse) / "mixtures"
     by_id = sorted(root.glob(f"*/{mixture}.json"))
     if by_id:
@@ -61,6 +74,29 @@ def find_blend(mixture: str, lakehouse: str) -> Path:
     raise JobError(f"--mixture {mixture}: not a blend file, nor a mixture name or id under {root}")
 
 
+def _remote_blend(mixture: str, lakehouse: str, conf: list[str]) -> Path:
+    """The blend JSON of a lakehouse in object storage (by mixture id, or the only one of a name), copied into a
+    local cache folder: the trainer reads a local file (its shards are fetched by the data loader)."""
+    from curation.storage import S3Settings, join, open_store, spark_uri
+    from jobs.common import conf_args, s3_conf
+
+    root = join(spark_uri(lakehouse), "mixtures")
+    store = open_store(root, S3Settings.from_hadoop(s3_conf(conf_args(list(conf)))))
+    store.check_bucket(root)
+    found = [u for u in store.list(root) if u.endswith(".json")]
+    by_id = [u for u in found if u.rsplit("/", 1)[1] == f"{mixture}.json"]
+    named = [u for u in found if u.rsplit("/", 2)[1] == mixture]
+    if len(named) > 1 and not by_id:
+        ids = ", ".join(u.rsplit("/", 1)[1].removesuffix(".json") for u in named)
+        raise JobError(f"--mixture {mixture}: several blends of that name under {root}; give one id ({ids})")
+    if not by_id and not named:
+        raise JobError(f"--mixture {mixture}: not a blend file, nor a mixture name or id under {root}")
+    uri = (by_id or named)[0]
+    local = Path("~/.cache/lakeforge/blends").expanduser() / uri.rsplit("/", 1)[1]
+    store.download(uri, local)
+    return local
+
+
 def command(args: argparse.Namespace) -> list[str]:
     from training.config import load_config
 
@@ -68,7 +104,8 @@ def command(args: argparse.Namespace) -> list[str]:
     par = cfg.parallel
     nproc = par.tensor_model_parallel_size * par.pipeline_model_parallel_size * args.dp
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    cmd += ["-m", "training.train", "--config", args.config, "--mixture", str(find_blend(args.mixture, args.lakehouse))]
+    blend = find_blend(args.mixture, args.lakehouse, args.conf)
+    cmd += ["-m", "training.train", "--config", args.config, "--mixture", str(blend)]
     for s in args.set:
         cmd += ["--set", s]
     if args.resume is not None:
