@@ -76,7 +76,7 @@ def runs(s3_server, shared_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("objectstore")
     spec = write_pipeline(tmp, shared_data, name="s3")
     doc = yaml.safe_load(spec.read_text())
-    doc["inputs"]["warc"] = [str(shared_data / "warc" / "whirlwind")]  # smaller: one WARC source and WikiText
+    doc["inputs"]["warc"] = [str(shared_data / "warc" / "dolma" / "sample-0000.warc.gz")]  # smaller: one WARC, WikiText
     spec.write_text(yaml.safe_dump(doc, sort_keys=False))
     bucket = f"lake-{os.getpid()}-{int(time.time())}"
     S3Store(settings_for(s3_server)).client.create_bucket(Bucket=bucket)
