@@ -118,8 +118,9 @@ def test_the_same_documents_and_funnel_as_a_local_lakehouse(spark, s3_server, ru
     assert any(k.endswith(".bin") and "/models/toxicity/" in k for k in keys)
     assert "lake/_pipeline/file-hashes.json" in keys
     assert "lake/_lakeforge/writer.lease" not in keys  # released when the run ended
-    # the pipeline's own report: the same stages with the same counts
-    stages = lambda rep: [(s["name"], s.get("counts")) for s in rep.get("stages", [])]  # noqa: E731
+    # the pipeline's own report: the same stages, table versions and counts
+    stages = lambda rep: [(s["stage"], s["status"], s["outputs"], s["counts"]) for s in rep["stages"]]  # noqa: E731
+    assert len(stages(runs["local_report"])) == 5
     assert stages(runs["remote_report"]) == stages(runs["local_report"])
 
 
