@@ -88,6 +88,9 @@ class SparkConfig:
     short command compiling Spark's and Delta's start-up code: a query over a small local lakehouse finishes about
     a quarter sooner. Long local queries (tens of seconds of work) are faster with the full JIT. Only for a JVM
     this session starts (set as ``spark.driver.defaultJavaOptions``; a ``conf`` value for that key wins)."""
+    object_store: bool = False
+    """Put hadoop-aws (``s3a://``) and its AWS SDK on the classpath, for a lakehouse or inputs in object storage.
+    Off by default: the SDK bundle is large and a local lakehouse never needs it."""
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,10 @@ class S3Store(Store):
         except StoreError as e:
             if e.reason == "not_found":
                 raise StoreError("no_bucket", f"opening s3a://{bucket}: the bucket does not exist") from None
-            raise
+            if e.reason != "denied":
+                raise
+            # HEAD answers a bare 403 for bad keys and for missing rights alike; a listing's error says which
+            self._call("opening", f"s3a://{bucket}", self.client.list_objects_v2, Bucket=bucket, MaxKeys=1)
 
     def read_bytes(self, uri):
         bucket, key = split_bucket(uri)

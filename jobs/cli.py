@@ -41,6 +41,7 @@ COMMANDS = {
     "sql": ("jobs.sql", "main", "parser", "run SQL on the lakehouse (time travel, history); read-only by default"),
     "tables": ("jobs.tables", "tables_main", "tables_parser", "list tables with their latest version and rows"),
     "history": ("jobs.tables", "history_main", "history_parser", "a table's versions and the runs that made them"),
+    "unlock": ("jobs.unlock", "main", "parser", "show or clear the writer lease of a lakehouse in object storage"),
     "cluster": ("jobs.cluster", "main", "parser", "start/stop/status a local Spark standalone master and N workers"),
     "pack": ("jobs.pack", "main", "parser", "the packed executor environment (lakeforge-env.tar.gz) for --archives"),
     "info": ("jobs.info", "main", "parser", "versions, the Delta package coordinate, spark-submit hints"),

@@ -19,7 +19,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from curation.provenance import code_version
-    from curation.spark.session import delta_package
+    from curation.spark.session import delta_package, hadoop_aws_package
 
     if args.delta_package:
         print(delta_package())
@@ -30,6 +30,7 @@ def main(argv=None) -> int:
         print(f"{pkg:<13} {metadata.version(pkg)}")
     print(f"python        {sys.executable}")
     print(f"delta package {delta_package()}")
+    print(f"s3a package   {hadoop_aws_package()} (a lakehouse in object storage; docs/cluster.md)")
     print("\nOn a Spark cluster (lakeforge installed in the same venv path on every node; otherwise add")
     print("--py-files with a wheel of it, see jobs/submit.py), any subcommand through the one launcher:")
     print(f"  spark-submit --master spark://HOST:7077 --packages {delta_package()} \\")

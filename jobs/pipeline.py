@@ -89,7 +89,10 @@ def main(argv=None) -> int:
     from curation.spark.pipeline import Pipeline, StageFailed
 
     t0 = time.perf_counter()
-    spark, lake = open_lakehouse(args, f"lakeforge-run-{cfg.name}")
+    from curation.provenance import new_run_id
+
+    run_id = new_run_id("pipeline")  # object storage: the run holds the writer lease (curation.lease)
+    spark, lake = open_lakehouse(args, f"lakeforge-run-{cfg.name}", writer=("run", run_id))
     _log(f"Spark ready in {time.perf_counter() - t0:.1f}s")
     progress = Progress(spark)
     # With --format json, stdout is the summary alone: training's step lines go to stderr with the rest.
@@ -97,6 +100,7 @@ def main(argv=None) -> int:
     pipe = Pipeline(
         spark, lake, cfg, launch_train=launch, log=_log, progress=progress.files_done, stage_watch=progress.watch
     )
+    pipe.run_id = run_id  # the id the writer lease names
     try:
         report = pipe.run()
     except StageFailed as e:

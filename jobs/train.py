@@ -76,15 +76,18 @@ DEFAULT_CACHE = "~/.cache/lakeforge/shards"
 
 
 def s3_settings(args: argparse.Namespace):
+    """The object-store settings: ``--conf`` (``fs.s3a.KEY=VALUE`` or ``spark.hadoop.fs.s3a.KEY=VALUE``), completed
+    from the environment as every other subcommand does (:func:`jobs.common.s3_conf`)."""
     from curation.storage import S3Settings
+    from jobs.common import s3_conf
 
     conf = {}
     for item in args.conf:
         key, sep, value = item.partition("=")
         if not sep or "fs.s3a." not in key:
             raise JobError(f"--conf {item!r}: expected fs.s3a.KEY=VALUE (or spark.hadoop.fs.s3a.KEY=VALUE)")
-        conf[key.removeprefix("spark.hadoop.")] = value
-    return S3Settings.from_hadoop(conf)
+        conf["spark.hadoop." + key.removeprefix("spark.hadoop.")] = value
+    return S3Settings.from_hadoop(s3_conf(conf))
 
 
 def cache_dir(args: argparse.Namespace) -> str:

@@ -39,14 +39,20 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def spark():
-    """One SparkSession for the whole run: local[2], UI off, few shuffle partitions, Delta."""
+    """One SparkSession for the whole run: local[2], UI off, few shuffle partitions, Delta, hadoop-aws."""
     from curation.config import SparkConfig
     from curation.spark.session import build_session
     from jobs.common import prepare_environment
 
     prepare_environment()
     session = build_session(
-        SparkConfig(master="local[2]", app_name="lakeforge-tests", shuffle_partitions=4, driver_memory="2g")
+        SparkConfig(
+            master="local[2]",
+            app_name="lakeforge-tests",
+            shuffle_partitions=4,
+            driver_memory="2g",
+            object_store=True,  # hadoop-aws: in-process tests may read and write s3a:// on the test server
+        )
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session

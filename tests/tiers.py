@@ -20,4 +20,5 @@ E2E_MODULES = {
     "curation/spark/test_mix_job.py": "tokenize, mix, Megatron reads the blend, lineage",
     "curation/spark/test_tokenize_job.py": "a table version → shards → Megatron-Core reads them back",
     "curation/test_eval_extraction.py": "the extraction eval over its 990 real pages",
+    "jobs/test_objectstore.py": "lakeforge run on the S3 server vs local; sql/tables/history; bad settings; 2 writers",
 }

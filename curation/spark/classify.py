@@ -10,7 +10,6 @@ or not, so ``classify`` knows what is left to do and a reader knows which model 
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 import time
@@ -28,6 +27,7 @@ from curation.provenance import RunInfo
 from curation.spark.documents import add_scores, apply_verdict, documents_table_schema
 from curation.spark.stage import write_funnel
 from curation.stage import JobReport
+from curation.storage import join
 from schemas import DOCUMENTS, MODELS, STATS
 
 FILE_FORMATS = {
@@ -144,10 +144,10 @@ def read_sql_examples(spark, lake, inp: TrainingInput) -> tuple[list[tuple], dic
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def models_dir(lake) -> Path:
-    if "://" in lake.root:
-        raise ValueError(f"model files are kept on a local lakehouse; {lake.root} is remote")
-    return Path(lake.root) / "models"
+def models_dir(lake) -> str:
+    """Where model files live: ``<lakehouse>/models`` (a folder, or a prefix in object storage). Executors get a
+    model through ``SparkContext.addFile`` of its URI (Hadoop's filesystem fetches it, s3a:// included)."""
+    return lake.files("models")
 
 
 def registered(lake, name: str) -> list[dict]:
@@ -192,7 +192,7 @@ def resolve_classifiers(lake, cfg: CurateConfig) -> CurateConfig:
                 raise ValueError(f"classifier {name!r} has no version {rule.version} (registered: {have})")
             row = match[0]
         ref = model_ref(row)
-        if not Path(ref.path).is_file():
+        if not lake.store.exists(ref.path):
             raise ValueError(f"classifier {ref.model_id}: its model file {ref.path} is missing")
         out[name] = resolved(name, rule, ref, row["threshold"])
     return replace(cfg, classifiers=out)
@@ -258,16 +258,15 @@ def run_train_classifier(spark, lake, cfg: TrainClassifierConfig, run: RunInfo) 
     lake.ensure(MODELS)
     existing = registered(lake, cfg.name)
     for row in existing:
-        if row["training_hash"] == digest and Path(row["path"]).is_file():
+        if row["training_hash"] == digest and lake.store.exists(row["path"]):
             report.row, report.model_id, report.version = row, row["model_id"], int(row["version"])
             report.metrics = json.loads(row["metrics"])
             report.seconds = time.perf_counter() - t0
             return report
 
     version = (max(r["version"] for r in existing) + 1) if existing else 1
-    folder = models_dir(lake) / cfg.name
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as work:
+    store = lake.store
+    with tempfile.TemporaryDirectory(prefix="lakeforge-model-") as work:
         t = time.perf_counter()
         model = tr.fit(dataset, settings, work)
         train_seconds = time.perf_counter() - t
@@ -276,8 +275,11 @@ def run_train_classifier(spark, lake, cfg: TrainClassifierConfig, run: RunInfo) 
         tmp = Path(work) / "model.bin"
         model.save_model(str(tmp))
         sha = file_sha256(tmp)
-        final = folder / f"v{version}-{sha[:12]}.bin"
-        os.replace(tmp, final)  # same folder: atomic; the registry row is written last
+        size = tmp.stat().st_size
+        # A key no other run writes (version and content hash); a whole-object write (a local temp name renamed,
+        # or one S3 PUT), visible to readers only through the registry row written last.
+        final = join(models_dir(lake), cfg.name, f"v{version}-{sha[:12]}.bin")
+        store.upload(tmp, final)
 
     test = report.metrics["test"]
     model_id = f"{cfg.name}@v{version}"
@@ -286,9 +288,9 @@ def run_train_classifier(spark, lake, cfg: TrainClassifierConfig, run: RunInfo) 
         "version": version,
         "model_id": model_id,
         "kind": "fasttext",
-        "path": str(final),
+        "path": final,
         "sha256": sha,
-        "size_bytes": final.stat().st_size,
+        "size_bytes": size,
         "positive_label": settings.positive_label,
         "negative_label": settings.negative_label,
         "languages": None if settings.languages is None else list(settings.languages),
@@ -310,7 +312,8 @@ def run_train_classifier(spark, lake, cfg: TrainClassifierConfig, run: RunInfo) 
         "config_hash": run.config_hash,
         "created_at": datetime.now(UTC),
     }
-    final.with_suffix(".json").write_text(json.dumps(row, default=str, indent=1, sort_keys=True))
+    card = final.removesuffix(".bin") + ".json"
+    store.write_bytes(card, json.dumps(row, default=str, indent=1, sort_keys=True).encode())
     lake.merge_new(MODELS, spark.createDataFrame([row], MODELS.to_spark()), run.commit_metadata())
     mine = [r for r in registered(lake, cfg.name) if r["version"] == version]
     if not mine or mine[0]["sha256"] != sha:

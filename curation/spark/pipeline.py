@@ -738,26 +738,20 @@ class Pipeline:
         self._pending = []
 
     # ------------------------------------------------------------------ input hash cache
-    def _cache_path(self) -> Path | None:
-        if "://" in self.lake.root:
-            return None
-        return Path(self.lake.root) / "_pipeline" / "file-hashes.json"
+    def _cache_uri(self) -> str:
+        """The input-hash cache beside the tables (a local file or an object: one whole-object write each time)."""
+        return self.lake.files("_pipeline", "file-hashes.json")
 
     def _load_hash_cache(self) -> dict:
-        p = self._cache_path()
+        from curation.storage import StoreError
+
         try:
-            return json.loads(p.read_text()) if p and p.is_file() else {}
-        except (OSError, ValueError):
+            return json.loads(self.lake.store.read_bytes(self._cache_uri()))
+        except (StoreError, OSError, ValueError):  # none yet, or unreadable: a cache, hashed again
             return {}
 
     def _save_hash_cache(self) -> None:
-        p = self._cache_path()
-        if p is None:
-            return
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.hash_cache))
-        tmp.replace(p)
+        self.lake.store.write_bytes(self._cache_uri(), json.dumps(self.hash_cache).encode())
 
 
 def _point_latest(out_dir: Path) -> None:

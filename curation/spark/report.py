@@ -558,13 +558,19 @@ def _tokens(lake, read_at: dict, mixture_id: str | None, train_dir, counts: dict
 
 def _blend(lake, row) -> dict:
     """The pinned blend document: the JSON file ``lakeforge mix`` wrote, else the copy in the mixtures row."""
-    candidates = [row["path"], str(Path(lake.root) / "mixtures" / row["name"] / f"{row['mixture_id']}.json")]
+    from curation.storage import StoreError, is_remote
+
+    candidates = [row["path"], lake.files("mixtures", row["name"], f"{row['mixture_id']}.json")]
     for p in candidates:
-        if p and "://" not in p and Path(p).is_file():
-            try:
+        try:
+            if p and is_remote(p):  # in the lakehouse's bucket: read with its settings
+                return json.loads(lake.store.read_bytes(p))
+            if p and Path(p).is_file():
                 return json.loads(Path(p).read_text())
-            except ValueError:
-                break
+        except StoreError:
+            continue
+        except ValueError:
+            break
     try:
         return json.loads(row["blend"] or "{}")
     except ValueError:

@@ -38,13 +38,39 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{major_minor}_2.13:{delta_version}"
 
 
+def hadoop_version() -> str:
+    """The Hadoop version Spark runs: the one of pyspark's bundled ``hadoop-client-api-<V>.jar``.
+
+    Delta's Ivy resolution also pulls ``hadoop-client-*`` 3.4.2, but pyspark's own jars sit on the JVM's system
+    classpath, which Spark's class loader asks first (``spark.driver.userClassPathFirst`` is false): 3.5.0 wins."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).resolve().parent / "jars"
+    found = sorted(jars.glob("hadoop-client-api-*.jar"))
+    if not found:
+        raise SessionError(f"no hadoop-client-api jar in {jars}: is pyspark installed whole?")
+    return found[-1].name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+
+
+def hadoop_aws_package() -> str:
+    """Maven coordinate of hadoop-aws (the ``s3a://`` filesystem) for the Hadoop version Spark runs; it brings the
+    AWS SDK v2 bundle (about 690 MB, downloaded once into Ivy's cache)."""
+    return f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"
+
+
+def packages(cfg: SparkConfig) -> list[str]:
+    """The Maven coordinates a session needs: Delta, and hadoop-aws when ``cfg.object_store``."""
+    return [delta_package()] + ([hadoop_aws_package()] if cfg.object_store else [])
+
+
 def jar_list_file(cfg: SparkConfig) -> Path | None:
-    """Where a local session remembers Delta's resolved jars (one path per line), keyed by the Delta coordinate
-    and the Ivy settings; None when the cache is off, the master is not local, or ``conf`` sets ``spark.jars*``."""
+    """Where a local session remembers Delta's resolved jars (one path per line), keyed by the package list
+    (:func:`packages`) and the Ivy settings; None when the cache is off, the master is not local, or ``conf``
+    sets ``spark.jars*``."""
     local = cfg.master is not None and cfg.master.startswith("local")
     if not cfg.jar_cache or not local or any(k.startswith("spark.jars") for k in cfg.conf):
         return None
-    key = hashlib.sha256(f"{delta_package()}\n{IVY_SETTINGS.read_text()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([*packages(cfg), IVY_SETTINGS.read_text()]).encode()).hexdigest()[:16]
     return Path(cfg.jar_cache).expanduser() / f"delta-jars-{key}.txt"
 
 
@@ -80,7 +106,7 @@ def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str,
     cores = os.cpu_count() or 2
     shuffle = cfg.shuffle_partitions or (4 * cores if local else None)
     delta = {"spark.jars": ",".join(jars)} if jars else {
-        "spark.jars.packages": delta_package(),
+        "spark.jars.packages": ",".join(packages(cfg)),
         "spark.jars.ivySettings": str(IVY_SETTINGS),
     }  # fmt: skip
     settings = {
