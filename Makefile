@@ -40,9 +40,12 @@ demo: $(STAMP)
 	@echo "      $(BIN)/lakeforge filter --set classifiers.toxicity.drop=above --set classifiers.quality.drop=below --set classifiers.quality.threshold=0.3"
 	@echo "                                                                       (re-threshold the quality classifier)"
 
-# Install, then run the whole test suite (real Spark, real Delta, a real standalone cluster).
+# Install, then run the whole test suite (real Spark, real Delta, a real S3-compatible server, a real standalone
+# cluster) on two pytest workers: most of a Spark test's wall time is JVM start-up and waiting, so two run side by
+# side on two cores. Each test module stays on one worker (tests/conftest.py); XDIST= runs it in one process.
+XDIST ?= -n 2 --dist loadgroup
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The dev loop: everything except the e2e tier (whole-chain, kill/resume, browser, bench smoke); under 5 minutes.
 .PHONY: test-fast
