@@ -1,13 +1,15 @@
 """A lakehouse in object storage, end to end: a real ``lakeforge run`` (curate, import, dedup, train-classifier,
-classify) with its lakehouse on the test S3 server (moto, credentials and permissions checked) gives the same
-``documents`` rows and the same funnel as the same pipeline on a local lakehouse; ``sql``, ``tables`` and ``history``
-read it; bad settings fail in one line with exit 2 and nothing written; a second concurrent writer is refused.
+classify, tokenize, mix) with its lakehouse on the test S3 server (moto, credentials and permissions checked) gives the
+same ``documents`` rows, the same funnel, the same shard bytes and the same blend as the same pipeline on a local
+lakehouse; ``sql``, ``tables`` and ``history`` read it; bad settings fail in one line with exit 2 and nothing written;
+a second concurrent writer is refused.
 
-The pipeline stops after classify: tokenize, mix and train on object storage belong to the shard work (shards written
-and staged through the store), tested with it."""
+The pipeline stops after mix: training from a blend in object storage (shards staged into a checked local cache) is
+tests/training/test_train_from_object_storage.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -72,7 +74,7 @@ def objects(server: dict, uri: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def runs(s3_server, shared_data, tmp_path_factory):
-    """The pipeline up to classify, once on a local lakehouse and once on the S3 server: timings and roots."""
+    """The pipeline up to mix, once on a local lakehouse and once on the S3 server: timings and roots."""
     tmp = tmp_path_factory.mktemp("objectstore")
     spec = write_pipeline(tmp, shared_data, name="s3")
     doc = yaml.safe_load(spec.read_text())
@@ -84,11 +86,11 @@ def runs(s3_server, shared_data, tmp_path_factory):
     out = {"remote": f"s3a://{bucket}/lake", "local": str(tmp / "local"), "bucket": bucket, "tmp": tmp}
     for where, root, env in (("local", out["local"], no_aws_env()), ("remote", remote, s3_env(s3_server))):
         t0 = time.perf_counter()
-        r = lakeforge("run", str(spec), "--lakehouse", root, "--stop-after", "classify", "--format", "json", env=env)
+        r = lakeforge("run", str(spec), "--lakehouse", root, "--stop-after", "mix", "--format", "json", env=env)
         out[f"{where}_seconds"] = time.perf_counter() - t0
         assert r.returncode == 0, r.stderr[-3000:]
         out[where + "_report"] = json.loads(r.stdout)
-    print(f"\npipeline to classify: local {out['local_seconds']:.1f} s, s3a {out['remote_seconds']:.1f} s")
+    print(f"\npipeline to mix: local {out['local_seconds']:.1f} s, s3a {out['remote_seconds']:.1f} s")
     return out
 
 
@@ -120,8 +122,42 @@ def test_the_same_documents_and_funnel_as_a_local_lakehouse(spark, s3_server, ru
     assert "lake/_lakeforge/writer.lease" not in keys  # released when the run ended
     # the pipeline's own report: the same stages, table versions and counts
     stages = lambda rep: [(s["stage"], s["status"], s["outputs"], s["counts"]) for s in rep["stages"]]  # noqa: E731
-    assert len(stages(runs["local_report"])) == 5
+    assert len(stages(runs["local_report"])) == 7
     assert stages(runs["remote_report"]) == stages(runs["local_report"])
+
+
+def test_the_same_shard_bytes_and_blend_as_a_local_lakehouse(spark, s3_server, runs):
+    """Executors wrote the shards into the bucket: every object's sha256 is the one its row records and the local
+    run's; the blend pins the same shard sets, weights and token counts (only the shard locations differ)."""
+    from curation.storage import open_store, sha256_file
+
+    def shard_sets(root: str) -> list[dict]:
+        rows = spark.read.format("delta").load(f"{root}/warehouse/lakeforge.db/token_shards").collect()
+        return sorted((r.asDict(recursive=True) for r in rows), key=lambda r: r["name"])
+
+    local, remote = shard_sets(runs["local"]), shard_sets(runs["remote"])
+    assert "web_en" in [r["name"] for r in remote] and [r["name"] for r in remote] == [r["name"] for r in local]
+    same = ("shard_set_id", "content_hash", "bin_sha256", "idx_sha256", "bin_bytes", "idx_bytes", "tokens", "documents")
+    assert [{k: r[k] for k in same} for r in remote] == [{k: r[k] for k in same} for r in local]
+    store = open_store(runs["remote"], settings_for(s3_server))
+    for r_remote, r_local in zip(remote, local, strict=True):
+        assert r_remote["path"].startswith(runs["remote"] + "/tokens/") and not r_local["path"].startswith("s3a://")
+        for i, prefix in enumerate(r_remote["prefixes"]):
+            for ext, hashes in ((".bin", r_remote["bin_sha256"]), (".idx", r_remote["idx_sha256"])):
+                data = store.read_bytes(prefix + ext)
+                assert hashlib.sha256(data).hexdigest() == hashes[i]
+                assert sha256_file(r_local["prefixes"][i] + ext) == hashes[i]
+
+    def mixtures(root: str) -> list[dict]:
+        rows = spark.read.format("delta").load(f"{root}/warehouse/lakeforge.db/mixtures").collect()
+        keep = ("name", "components", "weights", "shard_set_ids", "component_tokens", "epochs", "seq_length", "split")
+        return [{k: r[k] for k in keep} for r in rows]
+
+    assert mixtures(runs["remote"]) == mixtures(runs["local"]) and len(mixtures(runs["local"])) == 1
+    blend_uri = spark.read.format("delta").load(f"{runs['remote']}/warehouse/lakeforge.db/mixtures").first()["path"]
+    assert blend_uri.startswith(runs["remote"] + "/mixtures/")
+    blend = json.loads(store.read_bytes(blend_uri))
+    assert all(f["path"].startswith("s3a://") for c in blend["components"] for f in c.get("files", []))
 
 
 def test_sql_tables_and_history_read_it(s3_server, runs):
