@@ -280,7 +280,7 @@ class S3Store(Store):
             if e.reason != "denied":
                 raise
             # HEAD answers a bare 403 for bad keys and for missing rights alike; a listing's error says which
-            self._call("opening", f"s3a://{bucket}", self.client.list_objects_v2, Bucket=bucket, MaxKeys=1)
+            self.call("opening", f"s3a://{bucket}", self.client.list_objects_v2, Bucket=bucket, MaxKeys=1)
 
     def read_bytes(self, uri):
         bucket, key = split_bucket(uri)

@@ -446,6 +446,7 @@ class MixStage(Stage):
 
     def run(self, run: RunInfo) -> tuple[dict, dict]:
         from curation.spark.mix import run_mix
+        from training import shard_cache
         from training.data import check_blend
 
         ctx = self.ctx
@@ -453,7 +454,12 @@ class MixStage(Stage):
         report, _ = run_mix(ctx.spark, ctx.lake, self.mixture, run, log=ctx.log)
         counts = {"components": len(report.blend.get("components", [])), "new": report.new}
         try:
-            check = check_blend(report.blend, 2_000, 0.02)
+            blend = report.blend
+            if shard_cache.remote_prefixes(blend):  # shards in object storage: read back from a checked local copy
+                blend, _ = shard_cache.stage_blend(
+                    blend, shard_cache.DEFAULT_CACHE, ctx.lake.s3_settings, source=report.path
+                )
+            check = check_blend(blend, 2_000, 0.02)
             counts["realized_shares"] = {s.component: round(s.realized, 4) for s in check.shares}
             counts["shares_ok"] = check.ok
         except Exception as e:  # noqa: BLE001 — the blend is pinned; a failed read-back is reported, not fatal
