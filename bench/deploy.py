@@ -125,7 +125,9 @@ def run_way(cmd: list[str], env: dict[str, str], logfile: Path) -> tuple[float, 
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
     t1 = time.time()
     if proc.returncode != 0:
-        tail = logfile.read_text(errors="replace").strip().splitlines()[-3:]
+        logfile.write_text(logfile.read_text(errors="replace") + "\n--- stdout ---\n" + proc.stdout)
+        lines = [ln for ln in logfile.read_text(errors="replace").splitlines() if "error" in ln.lower()]
+        tail = (lines or logfile.read_text(errors="replace").strip().splitlines())[-3:]
         return t0, t1, t1 - t0, None, f"exit {proc.returncode}: {' | '.join(tail)} (log: {logfile})"
     try:
         return t0, t1, t1 - t0, json_from_stdout(proc.stdout), ""
