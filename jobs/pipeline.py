@@ -72,7 +72,9 @@ def launch_train(argv: list[str], stdout=None) -> int:
     ``stdout``: where the child's stdout goes (default: ours)."""
     from jobs import train
 
-    cmd = train.command(train.parser().parse_args(argv))
+    args = train.parser().parse_args(argv)
+    blend, _ = train.stage(args)  # a blend in object storage (an s3a:// lakehouse) is staged to a local cache first
+    cmd = train.command(args, blend)
     _log("train: " + " ".join(cmd))
     return subprocess.call(cmd, stdout=stdout)
 

@@ -46,6 +46,19 @@ def _bench_curate(f: dict) -> None:
         assert "not installed" in f["datatrove_skipped"]
 
 
+def _bench_deploy(f: dict) -> None:
+    """Ways a (local) and b (s3a on the bench's moto server) ran the same stages and did the same work; b's stages
+    made S3 requests, a's none were counted."""
+    assert f["smoke"] and set(f["ways"]) == {"a", "b"} and f["agreement"] == {"b": []}
+    a, b = f["results"]["a"], f["results"]["b"]
+    assert [s["stage"] for s in a["stages"]] == [s["stage"] for s in b["stages"]] == ["curate"]
+    assert all(s["status"] == "succeeded" and s["seconds"] > 0 for s in a["stages"] + b["stages"])
+    assert a["stages"][0]["counts"]["documents"] > 0
+    req = b["requests"]
+    assert req["stages"]["curate"]["total"] > 0 and req["stages"]["curate"]["by_kind"].get("PUT", 0) > 0
+    assert req["process"]["total"] == req["stages"]["curate"]["total"] + req["outside_stages"]
+
+
 def _bench_dedup(f: dict) -> None:
     assert f["corpus"]["documents"] > 0 and f["smoke"]
     assert f["signatures"]["identical"] and all(f["signatures"]["identical"].values())
@@ -120,6 +133,7 @@ CHECKS = {
     "bench.classify": _bench_classify,
     "bench.curate": _bench_curate,
     "bench.dedup": _bench_dedup,
+    "bench.deploy": _bench_deploy,
     "bench.ingest": _bench_ingest,
     "bench.query_start": _bench_query_start,
     "bench.tokens": _bench_tokens,
