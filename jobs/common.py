@@ -128,6 +128,17 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def launcher_conf() -> dict[str, str]:
+    """Under spark-submit, the launcher's settings (its ``--conf`` and properties file), read from the JVM it has
+    already started; elsewhere nothing (no JVM is started for it)."""
+    if not under_spark_submit():
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # noqa: SLF001 - connects to the launcher's gateway, starts nothing
+    return dict(SparkConf().getAll())
+
+
 def conf_args(items: list[str]) -> dict[str, str]:
     """``--conf spark.KEY=VALUE`` options as a dict."""
     conf = {}
@@ -192,7 +203,10 @@ def spark_config(args: argparse.Namespace, app_name: str, quick_jit: bool = Fals
     any ``fs.s3a`` setting) puts hadoop-aws on the classpath and completes the S3 settings (:func:`s3_conf`)."""
     from curation.storage import is_remote
 
-    conf = conf_args(args.conf)
+    # Under spark-submit, S3A settings given to the launcher count too: lakeforge's own checks and writes (bucket,
+    # lease) happen before the session exists and read them from here.
+    launcher = {k: v for k, v in launcher_conf().items() if k.startswith(S3A)}
+    conf = {**launcher, **conf_args(args.conf)}
     remote = is_remote(getattr(args, "lakehouse", "") or "") or any(k.startswith(S3A) for k in conf)
     if remote:
         conf = s3_conf(conf)

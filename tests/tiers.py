@@ -10,7 +10,7 @@ E2E_MODULES = {
     "bench/test_smoke.py": "every bench and eval started on a tiny input",
     "jobs/test_cli.py": "the installed command in new processes",
     "jobs/test_curate_cli.py": "curate, stats, filter and sql, each a new process",
-    "jobs/test_cluster.py": "master + 2 workers, packed env: the chain equals local mode; a worker killed mid-curate",
+    "jobs/test_cluster.py": "2 workers, packed env, S3 inputs + lakehouse: the chain equals local mode; worker killed",
     "jobs/test_session_errors.py": "new JVMs: jar cache, JIT, logging, one-line errors",
     "jobs/test_sql_job.py": "lakeforge sql / tables / history processes",
     "training/test_train_cpu.py": "torchrun with 2 processes: TP, PP, DP, resume",

@@ -42,10 +42,15 @@ def hadoop_version() -> str:
     """The Hadoop version Spark runs: the one of pyspark's bundled ``hadoop-client-api-<V>.jar``.
 
     Delta's Ivy resolution also pulls ``hadoop-client-*`` 3.4.2, but pyspark's own jars sit on the JVM's system
-    classpath, which Spark's class loader asks first (``spark.driver.userClassPathFirst`` is false): 3.5.0 wins."""
+    classpath, which Spark's class loader asks first (``spark.driver.userClassPathFirst`` is false): 3.5.0 wins.
+
+    Under spark-submit ``pyspark`` is imported from ``$SPARK_HOME/python/lib/pyspark.zip``: the jars are those of
+    ``$SPARK_HOME/jars``, the Spark that launched the job."""
     import pyspark
 
     jars = Path(pyspark.__file__).resolve().parent / "jars"
+    if not jars.is_dir() and os.environ.get("SPARK_HOME"):
+        jars = Path(os.environ["SPARK_HOME"]) / "jars"
     found = sorted(jars.glob("hadoop-client-api-*.jar"))
     if not found:
         raise SessionError(f"no hadoop-client-api jar in {jars}: is pyspark installed whole?")

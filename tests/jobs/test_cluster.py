@@ -1,10 +1,11 @@
 """A real Spark standalone cluster on 127.0.0.1: a master and two workers, each with its own work and local
-directories; jobs go through spark-submit and the one launcher (jobs/submit.py), and executors run lakeforge from
-the packed environment (``lakeforge pack``, sent with ``--archives``), never from this venv's path.
+directories; jobs go through spark-submit and the one launcher (jobs/submit.py), executors run lakeforge from the
+packed environment (``lakeforge pack``, sent with ``--archives``), never from this venv's path, and they see nothing
+but object storage: the WARC inputs are ``s3://`` objects and the lakehouse is ``s3a://`` on the test S3 server.
 
 Checked: curate → dedup → tokenize on the two workers gives the same ``documents`` rows and the same shard bytes as
-local mode; a worker SIGKILLed while it runs a curate task costs nothing (Spark runs the task again on the other
-worker): the same documents, none doubled, and the funnel reconciles."""
+local mode on the same inputs; a worker SIGKILLed while it runs a curate task costs nothing (Spark runs the task again
+on the other worker): the same documents, none doubled, and the funnel reconciles."""
 
 from __future__ import annotations
 
@@ -16,39 +17,57 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
+from s3_server import settings_for
 
-from curation.spark.session import IVY_SETTINGS, delta_package
+from curation.config import SparkConfig
+from curation.spark.session import IVY_SETTINGS, packages
+from curation.storage import S3Store, open_store
 from jobs import cluster, pack
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.objectstore]
 
-# Small real WARCs: four files (one curate task each), 40 HTML pages.
-INPUTS = (
-    "warc/resiliparse/warcfile.warc.gz",
-    "warc/whirlwind/whirlwind.warc.gz",
-    "warc/warcio/example.warc.gz",
-    "warc/dolma/sample-0000.warc.gz",
-)
+# Two small real WARCs of different sites (one curate task each, one per worker), 31 HTML pages.
+INPUTS = ("warc/resiliparse/warcfile.warc.gz", "warc/dolma/sample-0001.warc.gz")
 # Columns that name the run or time it, not what was computed.
 RUN_COLUMNS = {"run_id", "verdict_run_id", "dedup_run_id", "extraction_seconds"}
 
 
-def lakehouse_uri(base: Path, name: str) -> str:
-    """The one place the test's lakehouse lives: a folder every worker sees (they share this machine's disk).
-    Switch to the S3 server here (e.g. ``f"s3a://{bucket}/{name}"``) once jobs take an s3a lakehouse."""
-    return str(base / name)
+@pytest.fixture(scope="module")
+def bucket(s3_server, shared_data) -> dict:
+    """A bucket on the test S3 server with :data:`INPUTS` in it: ``{"name", "inputs": [s3://…], "conf": [--conf…]}``
+    (the S3A settings, as spark-submit and lakeforge take them on the command line)."""
+    store = S3Store(settings_for(s3_server))
+    name = f"cluster-{uuid.uuid4().hex[:10]}"
+    store.client.create_bucket(Bucket=name)
+    inputs = [f"s3://{name}/inputs/{f}" for f in INPUTS]
+    for f, uri in zip(INPUTS, inputs, strict=True):
+        store.upload(shared_data / f, uri)
+    conf = [a for k, v in settings_for(s3_server).hadoop().items() for a in ("--conf", f"{k}={v}")]
+    return {"name": name, "inputs": inputs, "conf": conf}
+
+
+@pytest.fixture(scope="module")
+def s3_spark(spark, s3_server):
+    """The test's own session, able to read the bucket's tables (``s3a://``)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001 - the test reads the bucket directly
+    for k, v in settings_for(s3_server).hadoop().items():
+        hadoop.set(k.removeprefix("spark.hadoop."), v)
+    return spark
 
 
 @pytest.fixture(scope="module")
 def packed_env() -> str:
     """``lakeforge pack``, kept between runs in the user's cache (rebuilt when pyproject or the code changes)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakeforge" / "test-env"
-    return pack.build(str(cache))["archive"]
+    info = pack.build(str(cache))
+    print("\npacked environment:", "cached" if info.get("cached") else f"built in {info.get('seconds')} s")
+    return info["archive"]
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +81,13 @@ def two_workers(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipeline(shared_data, tmp_path_factory) -> Path:
-    """curate → dedup → tokenize over :data:`INPUTS` (absolute paths: doc ids include them)."""
+def pipeline(shared_data, bucket, tmp_path_factory) -> Path:
+    """curate → dedup → tokenize over the ``s3://`` inputs (doc ids include the source URI: every run reads the
+    same URIs)."""
     tmp = tmp_path_factory.mktemp("pipeline")
     spec = {
         "name": "cluster",
-        "inputs": {"warc": [str(shared_data / f) for f in INPUTS]},
+        "inputs": {"warc": bucket["inputs"]},
         # A generous extraction limit: the default 1 s is wall-clock, and a loaded machine can miss it in one run only.
         "curate": {"config": str(REPO / "conf" / "curate.yaml"), "set": ["extract.timeout_s=30"]},
         "dedup": {"config": str(REPO / "conf" / "dedup.yaml")},
@@ -79,29 +99,41 @@ def pipeline(shared_data, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_run(spark, pipeline, tmp_path_factory) -> str:
-    """The same pipeline in local mode, in this process (the reference)."""
-    from jobs import cli
+def local_run(pipeline, bucket, tmp_path_factory) -> dict:
+    """The same pipeline in local mode with a local lakehouse (the reference for both tests): ``lakeforge run`` in
+    its own process, the S3 settings for the inputs on its command line, none in its environment:
+    ``{"lake", "report"}``."""
+    lake = str(tmp_path_factory.mktemp("local") / "lakehouse")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"PYTHONPATH": str(REPO)}
+    argv = ["run", str(pipeline), "--lakehouse", lake, *bucket["conf"], "--no-report", "--format", "json"]
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "jobs.cli", *argv], capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    print(f"\nlocal reference run: {time.perf_counter() - t0:.0f} s")
+    return {"lake": lake, "report": json.loads(r.stdout)}
 
-    lake = lakehouse_uri(tmp_path_factory.mktemp("local"), "lakehouse")
-    assert cli.main(["run", str(pipeline), "--lakehouse", lake, "--no-report", "--format", "json"]) == 0
-    return lake
 
-
-def submit(workers: dict, archive: str, args: list[str], cwd: Path, conf: tuple[str, ...] = ()) -> subprocess.Popen:
-    """spark-submit of ``lakeforge ARGS`` to the cluster, executors in the packed environment."""
+def submit(
+    workers: dict, archive: str, s3: list[str], args: list[str], cwd: Path, conf: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """spark-submit of ``lakeforge ARGS`` to the cluster, executors in the packed environment; ``s3``: the S3A
+    settings (``--conf`` pairs), given to spark-submit only. No AWS_* variable reaches driver or executors."""
     from pyspark import __file__ as pyspark_init
 
-    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+    drop = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("AWS_")}
     env.update(SPARK_HOME=str(Path(pyspark_init).parent), SPARK_LOCAL_IP="127.0.0.1")
     cmd = [
         str(Path(sys.executable).parent / "spark-submit"),
         "--master", workers["master"]["url"],
-        "--packages", delta_package(),
+        "--packages", ",".join(packages(SparkConfig(object_store=True))),  # Delta's and hadoop-aws's
         "--conf", f"spark.jars.ivySettings={IVY_SETTINGS}",
         *pack.spark_submit_args(archive),
         "--conf", f"spark.pyspark.driver.python={sys.executable}",  # the driver keeps this venv
         "--executor-memory", "768m",
+        # Start the job only once both workers' executors have registered (one core each), so both get tasks.
+        "--conf", "spark.cores.max=2", "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+        *s3,  # the S3A settings: the driver's and the executors' (spark.hadoop.fs.s3a.*)
         *[a for c in conf for a in ("--conf", c)],
         str(REPO / "jobs" / "submit.py"),
         *args,
@@ -111,7 +143,8 @@ def submit(workers: dict, archive: str, args: list[str], cwd: Path, conf: tuple[
 
 def finish(proc: subprocess.Popen, timeout: float = 900) -> dict:
     out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, err[-4000:]
+    # spark-submit runs the Python driver with its stderr merged into stdout: lakeforge's error line is on stdout
+    assert proc.returncode == 0, f"{err[-3000:]}\n{out[-2000:]}"
     return json.loads(out.strip().splitlines()[-1])  # the report is the last line
 
 
@@ -119,47 +152,59 @@ def app_dirs(workers: dict) -> dict[int, set[str]]:
     return {w["id"]: {p.name for p in Path(w["work_dir"]).glob("app-*")} for w in workers["workers"]}
 
 
+def table(lake: str, name: str) -> str:
+    return f"{lake}/warehouse/lakeforge.db/{name}"
+
+
 def documents(spark, lake: str, version: int | None = None):
     """The ``documents`` table (at ``version``) without the columns that name the run, sorted: the rows to compare."""
-    from curation.config import LakehouseConfig
-    from curation.spark.lakehouse import Lakehouse
-
-    lh = Lakehouse(spark, LakehouseConfig(root=lake)).attach()
     reader = spark.read.format("delta")
-    df = (reader if version is None else reader.option("versionAsOf", version)).load(lh.path("documents"))
+    df = (reader if version is None else reader.option("versionAsOf", version)).load(table(lake, "documents"))
     cols = ["doc_id"] + sorted(c for c in df.columns if c not in RUN_COLUMNS | {"doc_id"})
     return sorted(tuple(r) for r in df.select(*cols).collect())
 
 
-def shard_hashes(spark, lake: str) -> dict[str, str]:
-    """sha256 of every shard file of the set ``web``, by file name."""
-    from curation.config import LakehouseConfig
-    from curation.spark.lakehouse import Lakehouse
-
-    lh = Lakehouse(spark, LakehouseConfig(root=lake)).attach()
-    row = spark.read.format("delta").load(lh.path("token_shards")).where("name = 'web'").collect()
-    assert len(row) == 1
-    out = {}
-    for prefix in row[0]["prefixes"]:
-        for ext in (".bin", ".idx"):
-            out[Path(prefix).name + ext] = hashlib.sha256(Path(prefix + ext).read_bytes()).hexdigest()
-    return out | {"content_hash": row[0]["content_hash"]}
+def shard_set(spark, lake: str, settings) -> dict:
+    """The shard set ``web``: its content hash and every file's sha256 by (shard index, extension), each read back
+    from where its row says it is and checked against the row's own hashes. File names are not compared: each
+    names the task attempt that wrote it."""
+    (row,) = spark.read.format("delta").load(table(lake, "token_shards")).where("name = 'web'").collect()
+    files = {}
+    for i, prefix in enumerate(row["prefixes"]):
+        for ext, recorded in ((".bin", row["bin_sha256"]), (".idx", row["idx_sha256"])):
+            files[i, ext] = hashlib.sha256(open_store(prefix, settings).read_bytes(prefix + ext)).hexdigest()
+            assert files[i, ext] == recorded[i], f"{prefix}{ext}: not the bytes its row records"
+    return {"content_hash": row["content_hash"], "files": files, "paths": row["prefixes"]}
 
 
-def test_chain_on_two_workers_equals_local_mode(spark, two_workers, packed_env, pipeline, local_run, tmp_path):
+def test_chain_on_two_workers_equals_local_mode(
+    s3_spark, s3_server, bucket, two_workers, packed_env, pipeline, local_run, tmp_path
+):
     before = app_dirs(two_workers)
-    lake = lakehouse_uri(tmp_path, "lakehouse")
-    report = finish(submit(two_workers, packed_env, ["run", str(pipeline), "--lakehouse", lake, "--no-report",
-                                                     "--format", "json"], tmp_path))  # fmt: skip
-    assert report
+    lake = f"s3a://{bucket['name']}/chain"
+    args = ["run", str(pipeline), "--lakehouse", lake, "--no-report", "--format", "json"]
+    report = finish(submit(two_workers, packed_env, bucket["conf"], args, tmp_path))
+
+    # the same stages, table versions, shard set ids, content hashes and counts as local mode (not the same place)
+    def stages(rep: dict) -> list[tuple]:
+        out = [(s["stage"], s["status"], {**s["outputs"], "path": None}, s["counts"]) for s in rep["stages"]]
+        print(f"\n{'cluster' if rep is report else 'local'}:", [(s["stage"], s.get("seconds")) for s in rep["stages"]])
+        return out
+
+    assert stages(report) == stages(local_run["report"]) and len(report["stages"]) == 3
+    assert all(s["outputs"]["path"].startswith(f"{lake}/tokens/") for s in report["stages"][2:])
     # Both workers ran executors for this application, each in its own work directory with the archive unpacked
     # there: the Python the tasks ran is ./env/bin/python under the worker's work dir, not this venv's.
     for w in two_workers["workers"]:
         (app,) = app_dirs(two_workers)[w["id"]] - before[w["id"]]
         assert list((Path(w["work_dir"]) / app).glob("*/env/bin/python")), f"worker {w['id']} has no unpacked env"
-    assert documents(spark, lake) == documents(spark, local_run)
-    assert len(documents(spark, lake)) > 10
-    assert shard_hashes(spark, lake) == shard_hashes(spark, local_run)
+    docs = documents(s3_spark, lake)
+    assert docs == documents(s3_spark, local_run["lake"]) and len(docs) > 10
+    remote = shard_set(s3_spark, lake, settings_for(s3_server))
+    local = shard_set(s3_spark, local_run["lake"], None)
+    assert all(p.startswith(f"{lake}/tokens/web/") for p in remote["paths"])  # the executors wrote them to the bucket
+    assert remote["files"] == local["files"] and len(local["files"]) >= 2
+    assert remote["content_hash"] == local["content_hash"]
 
 
 def _json(url: str):
@@ -186,20 +231,20 @@ def _worker_executors(worker: dict) -> set[str]:
 
 
 def test_worker_killed_during_curate_loses_and_doubles_nothing(
-    spark, two_workers, packed_env, pipeline, local_run, shared_data, tmp_path, capsys
+    s3_spark, bucket, two_workers, packed_env, local_run, tmp_path, capsys
 ):
     from jobs import cli
 
-    lake = lakehouse_uri(tmp_path, "lakehouse")
+    lake = f"s3a://{bucket['name']}/killed"
     ui = cluster._free_port("127.0.0.1")
     victim = two_workers["workers"][1]
-    args = ["curate", "--input", *[str(shared_data / f) for f in INPUTS], "--config", str(REPO / "conf/curate.yaml"),
+    args = ["curate", "--input", *bucket["inputs"], "--config", str(REPO / "conf/curate.yaml"),
             "--set", "extract.timeout_s=30", "--lakehouse", lake, "--ui", "--format", "json"]  # fmt: skip
     events = tmp_path / "events"
     events.mkdir()
     conf = (f"spark.ui.port={ui}", "spark.eventLog.enabled=true", f"spark.eventLog.dir={events.as_uri()}",
             "spark.eventLog.compress=false")  # fmt: skip
-    proc = submit(two_workers, packed_env, args, tmp_path, conf=conf)
+    proc = submit(two_workers, packed_env, bucket["conf"], args, tmp_path, conf=conf)
     try:
         # Wait until the victim worker's executor is running a task (not a fixed sleep), then SIGKILL the worker.
         end = time.time() + 600
@@ -225,13 +270,13 @@ def test_worker_killed_during_curate_loses_and_doubles_nothing(
         again = [r for r in same if r["Task End Reason"]["Reason"] == "Success"]
         assert len(again) == 1 and again[0]["Task Info"]["Executor ID"] not in victims
     # Nothing lost, nothing doubled: the documents (ids and every computed column) equal local mode's curate commit.
-    curated = documents(spark, lake)
-    assert curated == documents(spark, local_run, version=report["versions"]["documents"])
+    curated = documents(s3_spark, lake)
+    assert curated == documents(s3_spark, local_run["lake"], version=report["versions"]["documents"])
     ids = [r[0] for r in curated]
     assert len(ids) == len(set(ids)) > 10
     # The funnel reconciles: every record read is kept, dropped, skipped or errored exactly once.
     capsys.readouterr()
-    assert cli.main(["stats", "--lakehouse", lake, "--format", "json"]) == 0
+    assert cli.main(["stats", "--lakehouse", lake, *bucket["conf"], "--format", "json"]) == 0
     t = json.loads(capsys.readouterr().out)["totals"]
     assert t["records_in"] == t["kept"] + t["dropped"] + t["skipped"] + t["errored"] > 0
     assert t["documents"] == len(ids) and t == report["totals"]
