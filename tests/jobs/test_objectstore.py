@@ -72,7 +72,9 @@ def objects(server: dict, uri: str) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
+# Session scope, not module: under xdist a worker can tear a module's fixtures down between two of its tests (the CI
+# run at fb70119 built this one twice, 511 s + 362 s); a session fixture is built once per worker.
+@pytest.fixture(scope="session")
 def runs(s3_server, shared_data, tmp_path_factory):
     """The pipeline up to mix, once on a local lakehouse and once on the S3 server: timings and roots."""
     tmp = tmp_path_factory.mktemp("objectstore")
