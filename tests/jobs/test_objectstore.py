@@ -103,10 +103,17 @@ def _rows(spark, path: str) -> list[dict]:
     return [r.asDict(recursive=True) for r in df.select(*keep).orderBy(key if isinstance(key, str) else keep).collect()]
 
 
-def test_the_same_documents_and_funnel_as_a_local_lakehouse(spark, s3_server, runs):
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001 - the test reads the bucket directly
+@pytest.fixture
+def s3_spark(spark, s3_server):
+    """The shared session, able to read the test server's buckets (the tests read the tables directly)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
     for k, v in settings_for(s3_server).hadoop().items():
         hadoop.set(k.removeprefix("spark.hadoop."), v)
+    return spark
+
+
+def test_the_same_documents_and_funnel_as_a_local_lakehouse(s3_spark, s3_server, runs):
+    spark = s3_spark
     for table in ("documents", "stats", "models"):
         local = _rows(spark, f"{runs['local']}/warehouse/lakeforge.db/{table}")
         remote = _rows(spark, f"{runs['remote']}/warehouse/lakeforge.db/{table}")
@@ -142,9 +149,10 @@ def test_the_same_documents_and_funnel_as_a_local_lakehouse(spark, s3_server, ru
     assert stages(runs["remote_report"], runs["remote"]) == stages(runs["local_report"], runs["local"])
 
 
-def test_the_same_shard_bytes_and_blend_as_a_local_lakehouse(spark, s3_server, runs):
+def test_the_same_shard_bytes_and_blend_as_a_local_lakehouse(s3_spark, s3_server, runs):
     """Executors wrote the shards into the bucket: every object's sha256 is the one its row records and the local
     run's; the blend pins the same shard sets, weights and token counts (only the shard locations differ)."""
+    spark = s3_spark
     from curation.storage import open_store, sha256_file
 
     def shard_sets(root: str) -> list[dict]:
