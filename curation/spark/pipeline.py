@@ -454,11 +454,10 @@ class MixStage(Stage):
         report, _ = run_mix(ctx.spark, ctx.lake, self.mixture, run, log=ctx.log)
         counts = {"components": len(report.blend.get("components", [])), "new": report.new}
         try:
-            blend = report.blend
-            if shard_cache.remote_prefixes(blend):  # shards in object storage: read back from a checked local copy
-                blend, _ = shard_cache.stage_blend(
-                    blend, shard_cache.DEFAULT_CACHE, ctx.lake.s3_settings, source=report.path
-                )
+            # shards in object storage are read back from a checked local copy (a local blend comes back as it is)
+            blend, _ = shard_cache.stage_blend(
+                report.blend, shard_cache.DEFAULT_CACHE, ctx.lake.s3_settings, source=report.path
+            )
             check = check_blend(blend, 2_000, 0.02)
             counts["realized_shares"] = {s.component: round(s.realized, 4) for s in check.shares}
             counts["shares_ok"] = check.ok
