@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pipeline_fixture", "s3_server"]
 
 
+# tryfirst: pytest-xdist's worker reads the groups in its own hook, registered after this file and so run before it.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """The modules of :data:`tiers.E2E_MODULES` carry the ``e2e`` marker (``make test-fast`` leaves them out).
 
@@ -26,6 +28,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
         group = "pipeline_a" if "pipeline_a" in getattr(item, "fixturenames", ()) else rel
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_configure(config):
+    """pytest-xdist (3.8) puts each test's group into the node id it rewrites; pytest 9 no longer reads that
+    rewrite, so every test would run as its own group, unseen (the shared pipeline run built once per worker, module
+    fixtures once per test: minutes of CI)."""
+    if config.getoption("dist", None) == "loadgroup" and int(pytest.__version__.split(".")[0]) >= 9:
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__}: pytest-xdist's --dist loadgroup loses its groups on "
+            "pytest 9 (install the dev extras: pytest<9)"
+        )
+
+
+def pytest_collection_finish(session):
+    """The same, checked where it happens: on a worker under loadgroup every node id carries its group."""
+    config = session.config
+    if hasattr(config, "workerinput") and config.getoption("loadgroup", False):  # an xdist worker under loadgroup
+        lost = [item.nodeid for item in session.items if "@" not in item.nodeid]
+        if lost:
+            pytest.exit(
+                f"pytest-xdist lost the test groups ({lost[0]}): pytest {pytest.__version__} "
+                "is not one pyproject.toml names",
+                returncode=4,
+            )
 
 
 @pytest.fixture(scope="session")
