@@ -67,13 +67,14 @@ def load_pipeline(path: str, assignments: list[str] = ()):
     return cfg
 
 
-def launch_train(argv: list[str], stdout=None) -> int:
+def launch_train(argv: list[str], stdout=None, s3=None) -> int:
     """``lakeforge train`` with these arguments, in a child process group (torchrun); returns its exit status.
-    ``stdout``: where the child's stdout goes (default: ours)."""
+    ``stdout``: where the child's stdout goes (default: ours); ``s3``: the run's object-store settings (its
+    session's, however they were given), for the blend and shards in an s3a:// lakehouse."""
     from jobs import train
 
     args = train.parser().parse_args(argv)
-    blend, _ = train.stage(args)  # a blend in object storage (an s3a:// lakehouse) is staged to a local cache first
+    blend, _ = train.stage(args, s3)  # a blend in object storage is staged to a local cache first
     cmd = train.command(args, blend)
     _log("train: " + " ".join(cmd))
     return subprocess.call(cmd, stdout=stdout)
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
     _log(f"Spark ready in {time.perf_counter() - t0:.1f}s")
     progress = Progress(spark)
     # With --format json, stdout is the summary alone: training's step lines go to stderr with the rest.
-    launch = partial(launch_train, stdout=sys.stderr) if args.format == "json" else launch_train
+    s3 = lake.s3_settings if lake.remote else None  # training stages the blend with the settings this run has
+    launch = partial(launch_train, stdout=sys.stderr if args.format == "json" else None, s3=s3)
     pipe = Pipeline(
         spark, lake, cfg, launch_train=launch, log=_log, progress=progress.files_done, stage_watch=progress.watch
     )

@@ -134,13 +134,14 @@ def _find_remote_blend(mixture: str, lakehouse: str, settings) -> str:
     raise JobError(f"--mixture {mixture}: not a blend file, nor a mixture name or id under {root}")
 
 
-def stage(args: argparse.Namespace):
+def stage(args: argparse.Namespace, settings=None):
     """The blend to train on: found, read, and — when its shards are in object storage — staged into the local
-    cache (checked). Returns (local blend path, StageReport or None)."""
+    cache (checked). Returns (local blend path, StageReport or None). ``settings``: the object-store settings when
+    the caller has them (``lakeforge run``: its session's), else from ``--conf`` and the environment."""
     from curation.storage import StoreError, is_remote, open_store
     from training.shard_cache import remote_prefixes, stage_blend
 
-    settings = s3_settings(args)
+    settings = settings or s3_settings(args)
     where = find_blend(args.mixture, args.lakehouse, settings)
     try:
         if is_remote(str(where)):

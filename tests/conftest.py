@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 # S3-compatible server (moto) on 127.0.0.1 for the object-store tests.
 pytest_plugins = ["pipeline_fixture", "s3_server"]
 
+# Every driver JVM the tests start through spark-submit (the shared session, each `lakeforge` process, a job submitted
+# to the test cluster) runs the client JIT only: the tests are short Spark jobs on small inputs, where the full JIT's
+# compiler threads are a large part of the CPU (tests/jobs/test_curate_cli.py, 2 cores: 180 CPU-seconds with the full
+# JIT, 108 with the client JIT). Users' jobs keep their own default (docs/operations.md, `--jit`); a value set
+# before the tests start wins.
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
+
+# The longest groups first: xdist hands groups out in collection order, and a long one handed out last keeps one
+# worker busy while the other has nothing left.
+LONGEST_FIRST = ("pipeline_a", "jobs/test_cluster.py", "bench/test_smoke.py")
+
+
+_RANK = pytest.StashKey[int]()
+
 
 # tryfirst: pytest-xdist's worker reads the groups in its own hook, registered after this file and so run before it.
 @pytest.hookimpl(tryfirst=True)
@@ -21,13 +36,21 @@ def pytest_collection_modifyitems(config, items):
 
     Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) each test module stays on one worker, so its
     module-scoped lakehouse is built once; every test that uses the shared pipeline run (``pipeline_a``) joins one
-    group, so that run is built once too."""
+    group, so that run is built once too. A module whose tests share nothing (``INDEPENDENT_TESTS = True``, the bench
+    smoke runs) is spread test by test."""
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(REPO / "tests").as_posix()
         if rel in E2E_MODULES:
             item.add_marker(pytest.mark.e2e)
-        group = "pipeline_a" if "pipeline_a" in getattr(item, "fixturenames", ()) else rel
+        if "pipeline_a" in getattr(item, "fixturenames", ()):
+            group = "pipeline_a"
+        elif getattr(getattr(item, "module", None), "INDEPENDENT_TESTS", False):
+            group = item.nodeid  # the module shares no fixture between its tests: each may go to either worker
+        else:
+            group = rel
         item.add_marker(pytest.mark.xdist_group(group))
+        item.stash[_RANK] = next((i for i, g in enumerate(LONGEST_FIRST) if g in (group, rel)), len(LONGEST_FIRST))
+    items.sort(key=lambda item: item.stash[_RANK])  # stable: the order within a group is kept
 
 
 def pytest_configure(config):

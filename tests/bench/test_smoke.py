@@ -22,6 +22,7 @@ MODULES = sorted(
     for p in (REPO / folder).glob("*.py")
     if not p.stem.startswith("_")
 )
+INDEPENDENT_TESTS = True  # each run is its own process: xdist may spread them over its workers (tests/conftest.py)
 TIMEOUT_S = 600  # a smoke run takes well under a minute on a quiet machine; this only stops a hang
 
 

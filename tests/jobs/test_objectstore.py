@@ -1,8 +1,9 @@
-"""A lakehouse in object storage, end to end: a real ``lakeforge run`` (curate, import, dedup, train-classifier,
-classify, tokenize, mix) with its lakehouse on the test S3 server (moto, credentials and permissions checked) gives the
-same ``documents`` rows, the same funnel, the same shard bytes and the same blend as the same pipeline on a local
-lakehouse; ``sql``, ``tables`` and ``history`` read it; bad settings fail in one line with exit 2 and nothing written;
-a second concurrent writer is refused.
+"""A lakehouse in object storage, end to end: a real ``lakeforge run`` of the shared test pipeline (curate, import,
+dedup, train-classifier, classify, tokenize, mix) with its lakehouse on the test S3 server (moto, credentials and
+permissions checked) gives the same ``documents`` rows, the same funnel, the same shard bytes and the same blend as
+the same pipeline on a local lakehouse (``pipeline_a``, the run the pipeline and report tests share); ``sql``,
+``tables`` and ``history`` read it; bad settings fail in one line with exit 2 and nothing written; a second
+concurrent writer is refused.
 
 The pipeline stops after mix: training from a blend in object storage (shards staged into a checked local cache) is
 tests/training/test_train_from_object_storage.py."""
@@ -18,8 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from pipeline_fixture import write_pipeline
 from s3_server import free_port, settings_for
 
 from curation.storage import S3Store, join
@@ -34,13 +33,18 @@ VOLATILE = (
 )
 
 
-def lakeforge(*argv: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+def lakeforge(*argv: str, env: dict | None = None, timeout: float = 900, cwd=None) -> subprocess.CompletedProcess:
     """The installed command in a new process (this checkout's code)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     for k in [k for k, v in full_env.items() if v is None]:
         del full_env[k]
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *argv], capture_output=True, text=True, env=full_env, timeout=timeout
+        [sys.executable, "-m", "jobs.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -72,28 +76,27 @@ def objects(server: dict, uri: str) -> dict[str, str]:
     return out
 
 
-# Session scope, not module: under xdist a worker can tear a module's fixtures down between two of its tests (the CI
-# run at fb70119 built this one twice, 511 s + 362 s); a session fixture is built once per worker.
 @pytest.fixture(scope="session")
-def runs(s3_server, shared_data, tmp_path_factory):
-    """The pipeline up to mix, once on a local lakehouse and once on the S3 server: timings and roots."""
-    tmp = tmp_path_factory.mktemp("objectstore")
-    spec = write_pipeline(tmp, shared_data, name="s3")
-    doc = yaml.safe_load(spec.read_text())
-    doc["inputs"]["warc"] = [str(shared_data / "warc" / "dolma" / "sample-0000.warc.gz")]  # smaller: one WARC, WikiText
-    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+def runs(s3_server, pipeline_a):
+    """The shared pipeline (``pipeline_a``: its lakehouse is the local reference, the same inputs and settings) run
+    again up to mix as a user runs it, in a new process, with its lakehouse on the S3 server: roots and reports."""
     bucket = f"lake-{os.getpid()}-{int(time.time())}"
     S3Store(settings_for(s3_server)).client.create_bucket(Bucket=bucket)
     remote = f"s3://{bucket}/lake"  # s3:// is read as s3a://
-    out = {"remote": f"s3a://{bucket}/lake", "local": str(tmp / "local"), "bucket": bucket, "tmp": tmp}
-    for where, root, env in (("local", out["local"], no_aws_env()), ("remote", remote, s3_env(s3_server))):
-        t0 = time.perf_counter()
-        r = lakeforge("run", str(spec), "--lakehouse", root, "--stop-after", "mix", "--format", "json", env=env)
-        out[f"{where}_seconds"] = time.perf_counter() - t0
-        assert r.returncode == 0, r.stderr[-3000:]
-        out[where + "_report"] = json.loads(r.stdout)
-    print(f"\npipeline to mix: local {out['local_seconds']:.1f} s, s3a {out['remote_seconds']:.1f} s")
-    return out
+    t0 = time.perf_counter()
+    r = lakeforge("run", str(pipeline_a["path"]), "--lakehouse", remote, "--stop-after", "mix", "--format", "json",
+                  env=s3_env(s3_server))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    print(f"\npipeline to mix, s3a: {time.perf_counter() - t0:.1f} s")
+    local = pipeline_a["first"].to_json()
+    local["stages"] = [s for s in local["stages"] if s["stage"] != "train"]  # the S3 run stops after mix
+    return {
+        "remote": f"s3a://{bucket}/lake",
+        "remote_report": json.loads(r.stdout),
+        "local": str(pipeline_a["tmp"] / "lakehouse"),
+        "local_report": local,
+        "bucket": bucket,
+    }
 
 
 def _rows(spark, path: str) -> list[dict]:
@@ -182,6 +185,22 @@ def test_the_same_shard_bytes_and_blend_as_a_local_lakehouse(s3_spark, s3_server
     assert blend_uri.startswith(runs["remote"] + "/mixtures/")
     blend = json.loads(store.read_bytes(blend_uri))
     assert all(f["path"].startswith("s3a://") for c in blend["components"] for f in c.get("files", []))
+
+
+def test_run_trains_from_the_bucket_with_the_settings_it_was_given(s3_server, runs, pipeline_a, tmp_path):
+    """``lakeforge run`` to the end with the S3 settings on its command line only (no AWS_* variable): the stages
+    before training find their outputs in the bucket and are skipped; training stages the blend's shards from the
+    bucket with the run's own settings into the local cache, checks them, trains, and its checkpoint names the
+    bucket's mixture."""
+    r = lakeforge("run", str(pipeline_a["path"]), "--lakehouse", runs["remote"], *s3_conf(s3_server),
+                  "--format", "json", env=no_aws_env(), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    statuses = [(s["stage"], s["status"]) for s in report["stages"]]
+    assert statuses[0] == ("curate", "skipped") and statuses[-1] == ("train", "succeeded"), statuses
+    mixture_id = next(s for s in runs["remote_report"]["stages"] if s["stage"] == "mix")["outputs"]["mixture_id"]
+    metas = sorted((tmp_path / report["pinned"]["out_dir"]).rglob("lakeforge.json"))
+    assert metas and json.loads(metas[-1].read_text())["mixture_id"] == mixture_id
 
 
 def test_sql_tables_and_history_read_it(s3_server, runs):
