@@ -26,6 +26,7 @@ MIN_NODE_WORDS = 2
 _PROTECTED = re.compile(rb"(?is)<(script|style|textarea|noscript)\b.*?</\1\s*>|<!--.*?-->")
 _NODE = re.compile(rb">([^<>]+)")
 _WORD = re.compile(rb"\S+")
+_SPACE_B = re.compile(rb"(\s+)")
 _PUNCT = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _DIGITS = re.compile(rb"\d+")
 _BODY = re.compile(rb"(?i)<body\b[^>]*>")
@@ -106,6 +107,28 @@ def _map_nodes(body: bytes, spans: list[tuple[int, int]], fn) -> bytes:
     return b"".join(out)
 
 
+def _vary_words(parts: list, vocab: list, rng: random.Random, rate: float, punct) -> int:
+    """Replace, with probability ``rate``, the core of each word of ``parts`` (``re.split`` on ``(\\s+)``: words at
+    the even indices) by a core drawn from ``vocab``, in place. Works on str and on bytes. Returns how many changed."""
+    changed = 0
+    rand, choice = rng.random, rng.choice
+    for i in range(0, len(parts), 2):
+        if rand() >= rate:
+            continue
+        w = parts[i]
+        core = w.strip(punct)
+        if not core:
+            continue
+        new = choice(vocab)
+        if core[:1].isupper() and new[:1].islower():
+            new = new[:1].upper() + new[1:]
+        if new != core:
+            s = w.find(core)
+            parts[i] = w[:s] + new + w[s + len(core) :]
+            changed += 1
+    return changed
+
+
 def vary_html(body: bytes, rng: random.Random, rate: float) -> tuple[bytes, int]:
     """A variant of a page (see the module docstring). Returns (body, words replaced)."""
     spans = text_node_spans(body)
@@ -113,18 +136,14 @@ def vary_html(body: bytes, rng: random.Random, rate: float) -> tuple[bytes, int]
     if not vocab:
         return body, 0
     changed = 0
-    rand, choice = rng.random, rng.choice
 
-    def word(m: re.Match) -> bytes:
+    def node(text: bytes) -> bytes:
         nonlocal changed
-        w = m.group(0)
-        if rand() >= rate:
-            return w
-        new = _replace_core(w, choice(vocab))
-        changed += new != w
-        return new
+        parts = _SPACE_B.split(text)
+        changed += _vary_words(parts, vocab, rng, rate, _PUNCT)
+        return b"".join(parts)
 
-    return _map_nodes(body, spans, lambda node: _WORD.sub(word, node)), changed
+    return _map_nodes(body, spans, node), changed
 
 
 def _date(rng: random.Random) -> str:
@@ -201,29 +220,16 @@ def page_text(body: bytes, encoding: str = "utf-8") -> str:
 
 # ------------------------------------------------------------------------------------------------------- text
 
-_TEXT_WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"(\s+)")
 _STR_PUNCT = _PUNCT.decode()
 
 
 def vary_text(text: str, rng: random.Random, rate: float) -> str:
     """A variant of a plain text: each word's core replaced with probability ``rate`` by a core of the same text
     (whitespace, line breaks and punctuation kept)."""
-    vocab = [c for c in (w.strip(_STR_PUNCT) for w in text.split()) if c]
+    parts = _SPACE.split(text)
+    vocab = [c for c in (w.strip(_STR_PUNCT) for w in parts[::2]) if c]
     if not vocab:
         return text
-    rand, choice = rng.random, rng.choice
-
-    def word(m: re.Match) -> str:
-        w = m.group(0)
-        if rand() >= rate:
-            return w
-        core = w.strip(_STR_PUNCT)
-        if not core:
-            return w
-        s = w.index(core)
-        new = choice(vocab)
-        if core[0].isupper() and new[0].islower():
-            new = new[0].upper() + new[1:]
-        return w[:s] + new + w[s + len(core) :]
-
-    return _TEXT_WORD.sub(word, text)
+    _vary_words(parts, vocab, rng, rate, _STR_PUNCT)
+    return "".join(parts)
