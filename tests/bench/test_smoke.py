@@ -34,6 +34,16 @@ def figures(stdout: str) -> dict:
         return json.loads(stdout.strip().splitlines()[-1])
 
 
+def _bench_corpus(f: dict) -> None:
+    """Both corpora were made (or reused): the WARC files hold whole captures, the texts the asked-for count."""
+    assert f["smoke"]
+    w, t = f["warc"], f["texts"]
+    assert w["records"]["warcinfo"] == 2 and w["html_responses"] > 0 and w["bytes"] >= 2_000_000
+    assert w["records"]["request"] == w["records"]["response"] == w["records"]["metadata"]
+    assert sum(w["responses_by_type"].values()) == w["records"]["response"] >= w["html_responses"]
+    assert t["documents"] == 2000 and 0 < t["near_duplicates"] < t["documents"]
+
+
 def _bench_curate(f: dict) -> None:
     docs = f["inputs"]["documents"]
     assert docs > 0 and f["smoke"]
@@ -132,6 +142,7 @@ def _eval_langid(f: dict) -> None:
 
 CHECKS = {
     "bench.classify": _bench_classify,
+    "bench.corpus": _bench_corpus,
     "bench.curate": _bench_curate,
     "bench.dedup": _bench_dedup,
     "bench.deploy": _bench_deploy,
