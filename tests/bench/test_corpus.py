@@ -18,6 +18,7 @@ from bench._corpus_html import page_text
 from bench.corpus import build_texts, build_warcs
 from curation.dedup.cluster import components
 from curation.dedup.config import DedupConfig
+from curation.dedup.minhash import MinHasher, estimated_jaccard
 from curation.dedup.text import jaccard, shingle_set
 
 NGRAM = DedupConfig().ngram
@@ -78,9 +79,16 @@ def _truth(folder: str) -> list[dict]:
 
 
 def _pairs_check(texts: dict[str, str], truth: list[dict], key: str) -> tuple[list[float], list[float]]:
-    """(Jaccard of each planted pair, Jaccard of 300 random pairs that no chain of planted pairs joins)."""
+    """(Jaccard of each planted pair, Jaccard of 300 random pairs that no chain of planted pairs joins). The planted
+    pairs' MinHash estimates (lakeforge dedup's signatures) agree with the exact values within 0.2."""
     shingles = {k: shingle_set(t, NGRAM) for k, t in texts.items()}
     planted = [jaccard(shingles[t[key]], shingles[t["of"]]) for t in truth]
+    cfg = DedupConfig()
+    hasher = MinHasher(cfg.num_perm, cfg.seed, cfg.ngram)
+    sig_a = hasher.signatures([texts[t[key]] for t in truth])
+    sig_b = hasher.signatures([texts[t["of"]] for t in truth])
+    estimated = [estimated_jaccard(a, b) for a, b in zip(sig_a, sig_b, strict=True)]
+    assert all(abs(e - j) < 0.2 for e, j in zip(estimated, planted, strict=True)), (estimated, planted)
     comp = components(texts, [(t[key], t["of"]) for t in truth])
     keys, rng, others = sorted(texts), random.Random(0), []
     while len(others) < 300:
