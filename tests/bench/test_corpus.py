@@ -250,3 +250,14 @@ def test_bad_parameters_are_refused(tmp_path):
     with pytest.raises(ValueError, match="near_dup_rate"):
         build_warcs(files=1, file_mb=1, near_dup_rate=1.0, out=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_two_variants_of_one_page_are_far_apart(shared_data):
+    """What keeps dedup from joining captures of one source page: their texts share few word 5-grams."""
+    from bench._corpus_html import vary_html
+    from bench.curate import collect_pages
+
+    pages, _ = collect_pages(limit=20)
+    for page in pages:
+        a, b = (page_text(vary_html(page.body, random.Random(s), 0.3)[0]) for s in (1, 2))
+        assert a != b and jaccard(shingle_set(a, NGRAM), shingle_set(b, NGRAM)) < 0.3, page.url
