@@ -382,7 +382,10 @@ def user_error(e: Exception) -> str | None:
         from pyspark.errors.exceptions.captured import CapturedException
 
         if isinstance(e, CapturedException) and not isinstance(e, PythonException) and e.getCondition():
-            return _one_line(e.getMessage())  # e.g. [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column … SQLSTATE: 42703
+            try:
+                return _one_line(e.getMessage())  # e.g. [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column … SQLSTATE: 42703
+            except Exception:  # noqa: BLE001 — Spark cannot render some of Delta's error classes: say what it said
+                return _one_line(str(e))
     if isinstance(e, (JobError, ValueError)):  # the library validates config and input with ValueError
         if "pyspark" in sys.modules:
             from pyspark.errors import PySparkException

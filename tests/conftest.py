@@ -14,11 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 # S3-compatible server (moto) on 127.0.0.1 for the object-store tests.
 pytest_plugins = ["pipeline_fixture", "s3_server"]
 
-# Every driver JVM the tests start through spark-submit (the shared session, each `lakeforge` process, a job submitted
-# to the test cluster) runs the client JIT only: the tests are short Spark jobs on small inputs, where the full JIT's
-# compiler threads are a large part of the CPU (tests/jobs/test_curate_cli.py, 2 cores: 180 CPU-seconds with the full
-# JIT, 108 with the client JIT). Users' jobs keep their own default (docs/operations.md, `--jit`); a value set
-# before the tests start wins.
+# Every driver JVM the tests start in a new process (each `lakeforge` command, a job submitted to the test cluster)
+# runs the client JIT only: each is a short Spark job on a small input, where the full JIT's compiler threads are a
+# large part of the CPU (tests/jobs/test_curate_cli.py, 2 cores: 180 CPU-seconds with the full JIT, 108 with the
+# client JIT). The shared session (fixture `spark`) keeps the full JIT: it lives the whole run, and its tests took
+# about twice as long with the client JIT. Users' jobs keep their own default (docs/operations.md, `--jit`); a value
+# set before the tests start wins.
+QUICK_JIT_ENV = "SPARK_SUBMIT_OPTS" not in os.environ
 os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
 
 # The longest groups first: xdist hands groups out in collection order, and a long one handed out last keeps one
@@ -94,15 +96,20 @@ def spark():
     from jobs.common import prepare_environment
 
     prepare_environment()
-    session = build_session(
-        SparkConfig(
-            master="local[2]",
-            app_name="lakeforge-tests",
-            shuffle_partitions=4,
-            driver_memory="2g",
-            object_store=True,  # hadoop-aws: in-process tests may read and write s3a:// on the test server
+    quick = os.environ.pop("SPARK_SUBMIT_OPTS") if QUICK_JIT_ENV else None  # this JVM keeps the full JIT
+    try:
+        session = build_session(
+            SparkConfig(
+                master="local[2]",
+                app_name="lakeforge-tests",
+                shuffle_partitions=4,
+                driver_memory="2g",
+                object_store=True,  # hadoop-aws: in-process tests may read and write s3a:// on the test server
+            )
         )
-    )
+    finally:
+        if quick is not None:
+            os.environ["SPARK_SUBMIT_OPTS"] = quick
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from curation.storage import S3Settings, Store, join, open_store, spark_uri
 from schemas.base import TableSchema
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_COMMIT = re.compile(r"^\d{20}(\.json|\.checkpoint(\.\d+\.\d+)?\.parquet|\.checkpoint\.[^/]+\.(json|parquet))$")
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
 
@@ -77,7 +79,11 @@ class Lakehouse:
                 # which is the other lakehouse's warehouse. Point the database at this one instead.
                 spark.sql(f"ALTER DATABASE {self.database} SET LOCATION '{self.warehouse}'")
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database} LOCATION '{self.warehouse}'")
-        for name in self.table_folders():
+        folders = self.table_folders()
+        for t in spark.catalog.listTables(self.database):  # registered earlier in this session, its folder gone
+            if t.tableType != "VIEW" and t.name not in folders:
+                spark.sql(f"DROP TABLE IF EXISTS {self.database}.`{t.name}`")  # external: the files stay
+        for name in folders:
             self._register(name)
         self.create_views()
         spark.catalog.setCurrentDatabase(self.database)
@@ -92,19 +98,43 @@ class Lakehouse:
                 self.spark.sql(f"CREATE OR REPLACE VIEW {self.fq(view)} AS " + query.format(**{table: self.fq(table)}))
 
     def table_folders(self) -> list[str]:
-        """Names of the Delta tables present in the warehouse folder."""
+        """Names of the Delta tables present in the warehouse folder: folders whose ``_delta_log`` holds a commit
+        (a folder without one is a first write that never committed: see :meth:`ensure`)."""
         if "://" in self.root:  # remote roots: ask Hadoop's filesystem
-            jvm = self.spark._jvm  # noqa: SLF001
-            path = jvm.org.apache.hadoop.fs.Path(self.warehouse)
-            fs = path.getFileSystem(self.spark._jsc.hadoopConfiguration())  # noqa: SLF001
+            fs, path = self._hadoop_fs(self.warehouse)
             if not fs.exists(path):
                 return []
             names = [s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory()]
-            return sorted(
-                n for n in names if fs.exists(jvm.org.apache.hadoop.fs.Path(f"{self.warehouse}/{n}/_delta_log"))
-            )
+            return sorted(n for n in names if _NAME.match(n) and self._committed(n))
         base = Path(self.warehouse)
-        return sorted(p.parent.name for p in base.glob("*/_delta_log") if _NAME.match(p.parent.name))
+        return sorted(p.parent.name for p in base.glob("*/_delta_log") if _NAME.match(p.parent.name) and
+                      self._committed(p.parent.name))  # fmt: skip
+
+    def _hadoop_fs(self, uri: str):
+        jvm = self.spark._jvm  # noqa: SLF001
+        path = jvm.org.apache.hadoop.fs.Path(uri)
+        return path.getFileSystem(self.spark._jsc.hadoopConfiguration()), path  # noqa: SLF001
+
+    def _committed(self, name: str) -> bool:
+        """Whether the table's ``_delta_log`` holds a commit or a checkpoint (a table version exists)."""
+        log = f"{self.path(name)}/_delta_log"
+        if "://" in self.root:
+            fs, path = self._hadoop_fs(log)
+            names = [s.getPath().getName() for s in fs.listStatus(path)] if fs.exists(path) else []
+        else:
+            names = [p.name for p in Path(log).glob("*")]
+        return any(_COMMIT.match(n) for n in names)
+
+    def _clear_uncommitted(self, name: str) -> None:
+        """Remove the folder of a table that was never committed: the files a killed job wrote before the table's
+        first commit (no version ever named them, so nothing reads them). Without this, creating the table there
+        fails on the leftovers, and the lakehouse needs a hand to go on."""
+        if "://" in self.root:
+            fs, path = self._hadoop_fs(self.path(name))
+            if fs.exists(path) and not self._committed(name):
+                fs.delete(path, True)
+        elif Path(self.path(name)).exists() and not self._committed(name):
+            shutil.rmtree(self.path(name))
 
     def _register(self, name: str) -> None:
         self.spark.sql(f"CREATE TABLE IF NOT EXISTS {self.fq(name)} USING delta LOCATION '{self.path(name)}'")
@@ -140,6 +170,7 @@ class Lakehouse:
                 with self.commit_metadata(json.dumps(meta)):
                     self.spark.sql(f"ALTER TABLE {self.fq(schema.name)} ADD COLUMNS ({cols})")
             return
+        self._clear_uncommitted(schema.name)
         builder = (
             DeltaTable.createIfNotExists(self.spark)
             .tableName(self.fq(schema.name))

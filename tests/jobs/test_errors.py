@@ -83,3 +83,18 @@ def test_several_inputs_after_one_flag_or_the_flag_repeated(module, extra):
     one_flag = parser.parse_args(["--input", "a.warc.gz", "b/", "c*.gz", *extra])
     repeated = parser.parse_args(["--input", "a.warc.gz", "-i", "b/", "--input", "c*.gz", *extra])
     assert one_flag.input == repeated.input == ["a.warc.gz", "b/", "c*.gz"]
+
+
+def test_a_delta_error_spark_cannot_render_is_still_one_line(spark, tmp_path):
+    """Spark's message helper does not know some of Delta's error classes (it raises instead of rendering them):
+    the error is still one line, with Delta's own words."""
+    from pyspark.errors.exceptions.captured import AnalysisException
+
+    from jobs.common import user_error
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "part-0.parquet").write_bytes(b"PAR1")
+    with pytest.raises(AnalysisException) as info:
+        spark.sql(f"CREATE TABLE default.orphan_files USING delta LOCATION '{tmp_path / 't'}'")
+    line = user_error(info.value)
+    assert line is not None and "\n" not in line and "DELTA" in line, line
