@@ -116,12 +116,19 @@ class Lakehouse:
         return path.getFileSystem(self.spark._jsc.hadoopConfiguration()), path  # noqa: SLF001
 
     def _committed(self, name: str) -> bool:
-        """Whether the table's ``_delta_log`` holds a commit or a checkpoint (a table version exists)."""
+        """Whether the table's ``_delta_log`` holds a commit or a checkpoint (a table version exists). Every
+        command attaches, so the usual case is two lookups (the first commit, or the checkpoint pointer that
+        outlives it); the log is listed only when neither is there."""
         log = f"{self.path(name)}/_delta_log"
+        first = ("00000000000000000000.json", "_last_checkpoint")
         if "://" in self.root:
             fs, path = self._hadoop_fs(log)
+            if any(fs.exists(self._hadoop_fs(f"{log}/{f}")[1]) for f in first):
+                return True
             names = [s.getPath().getName() for s in fs.listStatus(path)] if fs.exists(path) else []
         else:
+            if any((Path(log) / f).exists() for f in first):
+                return True
             names = [p.name for p in Path(log).glob("*")]
         return any(_COMMIT.match(n) for n in names)
 
