@@ -92,9 +92,16 @@ def pack_key(root: Path) -> str:
     return h.hexdigest()
 
 
+def _clean_env() -> dict[str, str]:
+    """This environment without what would make pip see the driver's packages as the packed environment's: with
+    ``PYTHONPATH`` naming the checkout, pip finds lakeforge "already satisfied" and installs nothing of it."""
+    drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "VIRTUAL_ENV"}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
 def _pip(*args: str, python: Path | None = None) -> None:
     cmd = [sys.executable, "-m", "pip", *(["--python", str(python)] if python else []), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env())
     if out.returncode != 0:
         raise JobError(f"pip {' '.join(args[:2])} failed: {(out.stderr or out.stdout).strip().splitlines()[-1]}")
 
@@ -127,7 +134,9 @@ def build(out_dir: str, source: str | None = None, force: bool = False) -> dict:
         wheel = next((tmp / "wheel").glob("lakeforge-*.whl"))
         env = tmp / "env"
         base = getattr(sys, "_base_executable", sys.executable)
-        made = subprocess.run([base, "-m", "venv", "--copies", "--without-pip", str(env)], capture_output=True)
+        made = subprocess.run(
+            [base, "-m", "venv", "--copies", "--without-pip", str(env)], capture_output=True, env=_clean_env()
+        )
         if made.returncode != 0:
             raise JobError(f"{base} -m venv failed: {made.stderr.decode(errors='replace').strip()[-300:]}")
         python = env / "bin" / "python"
@@ -140,6 +149,10 @@ def build(out_dir: str, source: str | None = None, force: bool = False) -> dict:
             if script.is_file() and script.name not in pythons:
                 script.unlink()
         _strip(env)
+        site = next((env / "lib").glob("python3*/site-packages"))
+        absent = [pkg for pkg in PACKAGES if not (site / pkg / "__init__.py").is_file()]
+        if absent:  # executors would fail on their first task with "No module named ..."
+            raise JobError(f"the packed environment lacks {', '.join(absent)}: pip installed {wheel.name} elsewhere")
         part = tmp / ARCHIVE
         with tarfile.open(part, "w:gz", compresslevel=1) as tar:  # level 1: 3x faster, a few % larger
             for child in sorted(env.iterdir()):

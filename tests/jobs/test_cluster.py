@@ -65,7 +65,11 @@ def s3_spark(spark, s3_server):
 def packed_env() -> str:
     """``lakeforge pack``, kept between runs in the user's cache (rebuilt when pyproject or the code changes)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakeforge" / "test-env"
-    info = pack.build(str(cache))
+    # With the checkout on PYTHONPATH (as the benches and many users run it), pip once found lakeforge "already
+    # installed" and packed an environment without it; build() now refuses such an archive.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", str(REPO))
+        info = pack.build(str(cache))
     print("\npacked environment:", "cached" if info.get("cached") else f"built in {info.get('seconds')} s")
     return info["archive"]
 
