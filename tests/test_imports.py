@@ -4,6 +4,7 @@ and the ones inside functions (a function-level import hides a cycle from Python
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,18 @@ PACKAGES = ("curation", "training", "jobs", "schemas", "bench", "eval")
 
 
 def project_modules() -> dict[str, Path]:
-    """Dotted module name → file, for every .py under the project's packages."""
+    """Dotted module name → file, for every module of the project's packages: folders that are not packages (no
+    ``__init__.py``: ``bench/out`` with its unpacked executor environments, caches) are not walked."""
     out = {}
     for pkg in PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            out[".".join(parts)] = path
+        for folder, dirs, files in os.walk(ROOT / pkg):
+            dirs[:] = sorted(d for d in dirs if (Path(folder) / d / "__init__.py").is_file())
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    parts = list((Path(folder) / f).relative_to(ROOT).with_suffix("").parts)
+                    if parts[-1] == "__init__":
+                        parts = parts[:-1]
+                    out[".".join(parts)] = Path(folder) / f
     return out
 
 
