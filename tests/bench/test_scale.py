@@ -101,3 +101,26 @@ def test_parse_sizes():
     for bad in ("1000", "4000,1000", "0,10"):
         with pytest.raises(Exception, match="two sizes"):
             parse_sizes(bad)
+
+
+def _row(n: int, seconds: float, rss: float, **extra) -> dict:
+    return {"n": n, "asked": n, "seconds": seconds, "peak_rss_mib": rss, **extra}
+
+
+def test_summarize_judges_the_datatrove_goals():
+    from bench.scale import summarize
+
+    dt = {"seconds": 100.0, "peak_rss_mib": 900.0, "precision": 0.99, "recall": 0.9}
+    rows = [
+        _row(20_000, 10.0, 800.0, precision=1.0, recall=0.95, datatrove=dt | {"n": 20_000, "per_s": 200.0}),
+        _row(100_000, 40.0, 1000.0, precision=1.0, recall=0.95, datatrove=dt | {"n": 100_000, "per_s": 1000.0}),
+        _row(300_000, 130.0, 1100.0, precision=1.0, recall=0.85, datatrove=dt | {"n": 300_000, "per_s": 1000.0}),
+    ]
+    fit, goals = summarize("dedup", rows)
+    assert fit["sizes"] == 3 and rows[0]["per_s"] == 2000.0
+    speed = [g["met"] for g in goals if g["goal"].startswith("≥ 1.5×")]
+    assert speed == [None, True, False]  # below 100k: not judged; 2.5× at ≥ P/R; 2.3× but a lower recall
+    assert [g["met"] for g in goals if g["goal"].startswith("peak RSS ≤")] == [True, False, False]
+    curate = [_row(1000, 50.0, 900.0), _row(16_000, 200.0, 1000.0, datatrove={"n": 16_000, "per_s": 50.0})]
+    _, goals = summarize("curate", curate)
+    assert [g["met"] for g in goals if "datatrove" in g["goal"]] == [False]  # 80 docs/s vs 50: 1.6×, under 2×
