@@ -279,7 +279,7 @@ def summarize(stage: str, rows: list[dict]) -> tuple[dict, list[dict]]:
     if stage == "curate" and both:
         r = max(both, key=lambda r: r["n"])
         ratio = r["per_s"] / r["datatrove"]["per_s"]
-        at = f"at {r['n']:,} docs" + ("" if r["asked"] >= CURATE_GOAL_AT else f" (not {CURATE_GOAL_AT:,}: not judged)")
+        at = f"at {r['n']:,} docs" + ("" if r["asked"] >= CURATE_GOAL_AT else f"; judged at {CURATE_GOAL_AT:,}")
         met = ratio >= CURATE_GOAL if r["asked"] >= CURATE_GOAL_AT else None
         goals.append(
             {"stage": stage, "goal": "≥ 2× datatrove docs/s at 16k", "met": met, "figure": f"{ratio:.2f}× {at}"}
