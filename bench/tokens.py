@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from bench._common import ROOT, SHARED, lakeforge_command, lakeforge_env, log, out_dir
+from bench.dedup import TreeRSS  # peak RSS of a process tree, sampled from /proc
 
 SOURCES = {
     "tinyshakespeare": SHARED / "corpora" / "tinyshakespeare" / "input.txt",
@@ -106,6 +107,33 @@ def run_raw(method: str, inputs: Path, regex: str, tokenizer: str, batch_size: i
 
 
 # ---------------------------------------------------------------------------------------------------- lakeforge side
+class JvmPythonRSS(TreeRSS):
+    """TreeRSS's sampler, with the tree's root (the ``lakeforge`` process, Spark's Python driver) apart, and
+    without the processes that are neither java nor python: a child the JVM forks to start a Python worker
+    shows the JVM's whole RSS (shared pages, under a thread's name) until it execs, and counting it would
+    add a second JVM to the total. bash wrappers and jspawnhelper (a few MiB) are left out with them."""
+
+    root_mb = 0.0
+
+    def _sample(self) -> None:
+        kids, todo = self._children(), [self.pid]
+        mb = {"java": 0.0, "python": 0.0, "root": 0.0}
+        while todo:
+            pid = todo.pop()
+            todo += kids.get(pid, [])
+            try:
+                status = dict(x.split(":", 1) for x in Path(f"/proc/{pid}/status").read_text().splitlines())
+            except (OSError, ValueError):
+                continue
+            kind = "root" if pid == self.pid else status.get("Name", "").strip()
+            kind = "python" if kind.startswith("python") else kind
+            if kind in mb and "VmRSS" in status:
+                mb[kind] += int(status["VmRSS"].split()[0]) / 1024
+        self.peak_mb = max(self.peak_mb, sum(mb.values()))
+        self.jvm_mb, self.python_mb = max(self.jvm_mb, mb["java"]), max(self.python_mb, mb["python"])
+        self.root_mb = max(self.root_mb, mb["root"])
+
+
 def make_inputs(folder: Path, copies: int, paragraphs: int | None = None) -> dict:
     """``copies`` copies of each source as text files with their own names (so their documents are distinct); with
     ``paragraphs``, each source cut to its first that many paragraphs (blank-line separated)."""
@@ -134,34 +162,6 @@ def lakeforge(cmd: str, lake: Path, extra: list[str], master: str, rss=None) -> 
 
 
 def run_lakeforge(work: Path, inputs: Path, args: argparse.Namespace) -> dict:
-    from bench.dedup import TreeRSS  # peak RSS of a process tree, sampled from /proc
-
-    class Tree(TreeRSS):
-        """TreeRSS's sampler, with the tree's root (the ``lakeforge`` process, Spark's Python driver) apart, and
-        without the processes that are neither java nor python: a child the JVM forks to start a Python worker
-        shows the JVM's whole RSS (shared pages, under a thread's name) until it execs, and counting it would
-        add a second JVM to the total. bash wrappers and jspawnhelper (a few MiB) are left out with them."""
-
-        root_mb = 0.0
-
-        def _sample(self) -> None:
-            kids, todo = self._children(), [self.pid]
-            mb = {"java": 0.0, "python": 0.0, "root": 0.0}
-            while todo:
-                pid = todo.pop()
-                todo += kids.get(pid, [])
-                try:
-                    status = dict(x.split(":", 1) for x in Path(f"/proc/{pid}/status").read_text().splitlines())
-                except (OSError, ValueError):
-                    continue
-                kind = "root" if pid == self.pid else status.get("Name", "").strip()
-                kind = "python" if kind.startswith("python") else kind
-                if kind in mb and "VmRSS" in status:
-                    mb[kind] += int(status["VmRSS"].split()[0]) / 1024
-            self.peak_mb = max(self.peak_mb, sum(mb.values()))
-            self.jvm_mb, self.python_mb = max(self.jvm_mb, mb["java"]), max(self.python_mb, mb["python"])
-            self.root_mb = max(self.root_mb, mb["root"])
-
     lake = work / "lakehouse"
     files = [x for f in sorted(inputs.iterdir()) for x in ("--input", str(f))]
     log(f"lakeforge import-text --split paragraphs ({len(files) // 2} files; not timed)")
@@ -170,7 +170,7 @@ def run_lakeforge(work: Path, inputs: Path, args: argparse.Namespace) -> dict:
     log(f"lakeforge tokenize --master {args.master}")
     settings = [f"batch_size={args.batch_size}", *args.set]
     extra = ["--name", "bench", "--tokenizer", args.tokenizer, *(x for s in settings for x in ("--set", s))]
-    rss = Tree()
+    rss = JvmPythonRSS()
     report, wall = lakeforge("tokenize", lake, extra, args.master, rss)
     return {
         "report": {k: report[k] for k in ("documents", "records_in", "rejected", "errored", "tokens", "bytes")}

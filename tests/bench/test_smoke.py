@@ -100,6 +100,29 @@ def _bench_query_start(f: dict) -> None:
     assert f["median"]["quick"] > 0 and f["median"]["full"] > 0
 
 
+def _bench_scale(f: dict) -> None:
+    """Each stage ran at two sizes or more, in increasing n, with real times, memory and a fit; the JSON has the
+    issue's shape ({"curate": [{"n", "seconds", "peak_rss_mib", …}], "dedup": […], "tokenize": […]})."""
+    assert f["smoke"]
+    for stage in ("curate", "dedup", "tokenize"):
+        rows = f[stage]
+        assert len(rows) >= 2, stage
+        assert all(r["n"] > 0 and r["seconds"] > 0 and r["peak_rss_mib"] > 0 for r in rows), stage
+        assert all(r["driver_jvm_mib"] > 0 and r["shuffle_bytes"] >= 0 for r in rows), stage
+        assert [r["n"] for r in rows] == sorted({r["n"] for r in rows}), stage  # n grows
+        fit = f["fits"][stage]
+        assert {"fixed_seconds", "per_item_seconds", "per_item_by_size"} <= set(fit)
+        assert len(fit["per_item_by_size"]) == len(rows)
+    assert f["dedup"][-1]["removed"] > 0 and 0 < f["dedup"][-1]["recall"] <= 1
+    assert f["tokenize"][-1]["documents"] > 0 and any(r["shuffle_bytes"] > 0 for r in f["tokenize"])
+    assert {g["stage"] for g in f["goals"]} == {"curate", "dedup", "tokenize"}
+    assert f["plot"].endswith("scale.png") and Path(f["plot"]).is_file()
+    if "datatrove_skipped" in f:
+        assert "not installed" in f["datatrove_skipped"]
+    else:  # its venv is installed: both sides ran the smoke sizes (all below the issue's datatrove limits)
+        assert all("datatrove" in r for r in f["curate"] + f["dedup"])
+
+
 def _bench_tokens(f: dict) -> None:
     assert f["smoke"] and f["check"]["ok"]
     raw, rep = f["raw"]["encode_batch"], f["lakeforge"]["report"]
@@ -148,6 +171,7 @@ CHECKS = {
     "bench.deploy": _bench_deploy,
     "bench.ingest": _bench_ingest,
     "bench.query_start": _bench_query_start,
+    "bench.scale": _bench_scale,
     "bench.tokens": _bench_tokens,
     "bench.train_gpu": _bench_train_gpu,
     "eval.classifiers": _eval_classifiers,
