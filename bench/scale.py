@@ -189,6 +189,28 @@ def first_texts(folder: Path, n: int, path: Path) -> Path:
     return path
 
 
+def removed_for(lake: Path) -> dict[str, str]:
+    """Corpus id of each document dedup removed → the corpus id it was removed for, read from the local
+    ``documents`` table's live Parquet files in this process (a ``lakeforge sql`` would cost a JVM start per size).
+    A text document's URL ends in ``#<corpus id>``."""
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    table = lake / "warehouse" / "lakeforge.db" / "documents"
+    live: dict[str, None] = {}
+    for commit in sorted((table / "_delta_log").glob("*.json")):
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live[action["add"]["path"]] = None
+            elif "remove" in action:
+                live.pop(action["remove"]["path"], None)
+    rows = [r for f in live for r in pq.read_table(table / unquote(f), columns=["doc_id", "url", "dup_of"]).to_pylist()]
+    url = {r["doc_id"]: r["url"].rpartition("#")[2] for r in rows}
+    return {url[r["doc_id"]]: url[r["dup_of"]] for r in rows if r["dup_of"] is not None}
+
+
 def run_dedup(n: int, texts: dict, root: Path, peer: Path | None) -> dict:
     from bench.dedup import datatrove_dup_of
 
@@ -197,13 +219,8 @@ def run_dedup(n: int, texts: dict, root: Path, peer: Path | None) -> dict:
     lake = work / "lakehouse"
     lakeforge_step("import-text", lake, ["--input", str(corpus)])
     report, row = measured("dedup", lake, [], work)
-    query = (
-        "SELECT regexp_extract(a.url, '#(.*)$', 1) AS id, regexp_extract(b.url, '#(.*)$', 1) AS dup_of "
-        "FROM documents a JOIN documents b ON a.dup_of = b.doc_id"
-    )
-    rows, _ = lakeforge_step("sql", lake, ["--limit", "0", query])
     group, pairs = planted_groups(Path(texts["folder"]) / "near_duplicates.jsonl", n)
-    quality = planted_quality({r["id"]: r["dup_of"] for r in rows}, group, pairs)
+    quality = planted_quality(removed_for(lake), group, pairs)
     row = {"n": n, **row, **quality, "planted_pairs": len(pairs)}
     if peer is not None and n <= PEER_MAX["dedup"]:
         from bench._dedup_peer import run_datatrove_minhash
