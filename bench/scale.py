@@ -193,20 +193,10 @@ def removed_for(lake: Path) -> dict[str, str]:
     """Corpus id of each document dedup removed → the corpus id it was removed for, read from the local
     ``documents`` table's live Parquet files in this process (a ``lakeforge sql`` would cost a JVM start per size).
     A text document's URL ends in ``#<corpus id>``."""
-    from urllib.parse import unquote
 
-    import pyarrow.parquet as pq
+    from bench._delta import live_rows
 
-    table = lake / "warehouse" / "lakeforge.db" / "documents"
-    live: dict[str, None] = {}
-    for commit in sorted((table / "_delta_log").glob("*.json")):
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                live[action["add"]["path"]] = None
-            elif "remove" in action:
-                live.pop(action["remove"]["path"], None)
-    rows = [r for f in live for r in pq.read_table(table / unquote(f), columns=["doc_id", "url", "dup_of"]).to_pylist()]
+    rows = live_rows(lake / "warehouse" / "lakeforge.db" / "documents", ["doc_id", "url", "dup_of"])
     url = {r["doc_id"]: r["url"].rpartition("#")[2] for r in rows}
     return {url[r["doc_id"]]: url[r["dup_of"]] for r in rows if r["dup_of"] is not None}
 

@@ -20,13 +20,12 @@ import time
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from urllib.parse import unquote
 
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from pipeline_fixture import write_pipeline
 
+from bench._delta import live_rows
 from jobs.cli import COMMANDS
 from training.runlog import read_log
 
@@ -151,17 +150,9 @@ def test_missing_input_is_one_line_before_spark_starts(tmp_path):
 
 
 def _delta_rows(table: Path) -> list[dict]:
-    """The rows of a local Delta table, read from its commit files and Parquet files in this process (no Spark), so
-    the test can watch a table while another process writes it. Commit files appear whole (written, then renamed)."""
-    live: dict[str, None] = {}
-    for commit in sorted((table / "_delta_log").glob("*.json")):
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                live[action["add"]["path"]] = None
-            elif "remove" in action:
-                live.pop(action["remove"]["path"], None)
-    return [row for path in live for row in pq.read_table(table / unquote(path)).to_pylist()]
+    """The rows of a local Delta table, read in this process (no Spark), so the test can watch a table while
+    another process writes it."""
+    return live_rows(table)
 
 
 def _run_until(args: list[str], cwd: Path, kill_when: Callable[[], bool] | None) -> tuple[int, str, str]:
