@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.scale                      # curate 1k-64k docs, dedup 20k-1M docs, tokenize 10M-300M
     .venv/bin/python -m bench.scale --quick              # the smallest two sizes of each
     .venv/bin/python -m bench.scale --stages dedup --sizes-dedup 20000,100000 --no-peer --json
-    .venv/bin/python -m bench.scale --smoke --json       # curate 100/200, dedup 500/1000, tokenize 100k/200k tokens
+    .venv/bin/python -m bench.scale --smoke --json       # curate 100/200, dedup 500/1000, tokenize what curate kept
 
 Inputs come from :mod:`bench.corpus` (made once under ``bench/out/corpus``, reused):
   * **curate**: one WARC corpus per size (``build_warcs``, 2 files, ``--file-mb`` chosen so the corpus holds about
@@ -250,18 +250,25 @@ def token_texts(folder: Path, tokens: int) -> int:
     return written
 
 
-def run_tokenize(n: int, root: Path) -> dict:
+def run_tokenize(n: int, root: Path, curated: Path | None = None) -> dict:
+    """Tokenize about ``n`` tokens of imported text; or, with ``curated`` (``--smoke``: an import is a JVM start
+    more per size), a copy of that curate run's lakehouse, whatever tokens its documents hold."""
     from bench.tokens import TOKENIZER
 
     work = fresh(root / f"tokenize-{n}")
-    texts = fresh(work / "texts")
-    token_texts(texts, n)
     lake = work / "lakehouse"
-    files = [x for f in sorted(texts.iterdir()) for x in ("--input", str(f))]
-    lakeforge_step("import-text", lake, [*files, "--split", "paragraphs"])
+    if curated is not None:
+        shutil.copytree(curated, lake)
+    else:
+        texts = fresh(work / "texts")
+        token_texts(texts, n)
+        files = [x for f in sorted(texts.iterdir()) for x in ("--input", str(f))]
+        lakeforge_step("import-text", lake, [*files, "--split", "paragraphs"])
     report, row = measured("tokenize", lake, ["--name", "scale", "--tokenizer", str(TOKENIZER)], work)
-    shutil.rmtree(texts)  # the shards stay for a look; the text is made again on the next run
-    return {"n": report["tokens"] - report["documents"], "asked": n, **row, "documents": report["documents"]}
+    if curated is None:
+        shutil.rmtree(work / "texts")  # the shards stay for a look; the text is made again on the next run
+    asked = None if curated is not None else n
+    return {"n": report["tokens"] - report["documents"], "asked": asked, **row, "documents": report["documents"]}
 
 
 # --------------------------------------------------------------------------------------------------- the figures
@@ -441,8 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run_curate(n, root, peer, args.smoke))
             elif stage == "dedup":
                 rows.append(run_dedup(n, texts, root, peer))
-            else:
-                rows.append(run_tokenize(n, root))
+            else:  # --smoke after curate: tokenize what curate wrote (no import: one JVM start less per size)
+                i = sizes[stage].index(n)
+                curated = None
+                if args.smoke and "curate" in out and i < len(sizes["curate"]):
+                    curated = root / f"curate-{sizes['curate'][i]}" / "lakehouse"
+                rows.append(run_tokenize(n, root, curated))
             log(f"  {rows[-1]['n']:,} {UNIT[stage]}: {rows[-1]['seconds']:.1f}s, {rows[-1]['peak_rss_mib']:,.0f} MiB")
         out[stage] = rows
     out["fits"], out["goals"] = {}, []
