@@ -31,6 +31,7 @@ eval's).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -90,9 +91,10 @@ class TreeRSS:
         self.jvm_mb = max(self.jvm_mb, jvm / 1024)
         self.python_mb = max(self.python_mb, python / 1024)
 
-    def run(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
-        proc = subprocess.Popen(cmd, **kw)
-        self.pid = proc.pid
+    @contextlib.contextmanager
+    def watching(self, pid: int):
+        """Sample the tree under ``pid`` while the block runs (``pid`` itself counts in the total only)."""
+        self.pid = pid
 
         def loop():
             while not self._stop.wait(self.every_s):
@@ -100,9 +102,17 @@ class TreeRSS:
 
         t = threading.Thread(target=loop, daemon=True)
         t.start()
-        out, err = proc.communicate()
-        self._stop.set()
-        t.join()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            t.join()
+            self._sample()
+
+    def run(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
+        proc = subprocess.Popen(cmd, **kw)
+        with self.watching(proc.pid):
+            out, err = proc.communicate()
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 

@@ -17,6 +17,7 @@ E2E_MODULES = {
     "training/test_train_from_object_storage.py": "lakeforge train processes staging shards from the S3 server",
     "curation/spark/test_classify_job.py": "curate, train a classifier, classify, filter",
     "curation/spark/test_dedup_job.py": "curate, dedup, incremental dedup, filter",
+    "curation/spark/test_dedup_large_component.py": "dedup of a component of 100,000 near-identical pages",
     "curation/spark/test_mix_job.py": "tokenize, mix, Megatron reads the blend, lineage",
     "curation/spark/test_tokenize_job.py": "a table version → shards → Megatron-Core reads them back",
     "curation/test_eval_extraction.py": "the extraction eval over its 990 real pages",

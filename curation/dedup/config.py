@@ -69,6 +69,10 @@ class DedupConfig:
     """Connected-components rounds between lineage cuts."""
     max_iterations: int = 64
     """Connected-components rounds before the job gives up (it converges in O(log² n))."""
+    survivor_task_mb: float = 32.0
+    """Most distinct text (MB, plus ~64 bytes a member) of one component that the survivor step hands to one task.
+    A larger component is resolved round by round across tasks (a few Spark jobs a round, until what is left of it
+    fits), so no task holds a component of 100,000 near-identical pages whole. The result is the same either way."""
 
     def __post_init__(self) -> None:
         if self.ngram < 1:
@@ -79,6 +83,8 @@ class DedupConfig:
             raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {self.threshold}")
         if (self.bands is None) != (self.rows is None):
             raise ValueError("set both bands and rows, or neither (then they are chosen from the threshold)")
+        if self.survivor_task_mb < 0:
+            raise ValueError(f"survivor_task_mb must not be negative, got {self.survivor_task_mb}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not self.exact and not self.near:

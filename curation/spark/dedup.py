@@ -150,6 +150,165 @@ def survivor_rounds_fn(cfg: DedupConfig, order_cols: list[str]):
     return apply
 
 
+_MEMBER_BYTES = 64  # what a member row without its text costs a task, roughly
+
+
+def _survivors(members, cfg: DedupConfig, order_cols: list[str], details: dict):
+    """Step 5 on ``members`` (component, doc_id, text_hash, prior, text on one copy per text_hash, order columns).
+
+    A component whose distinct text fits ``survivor_task_mb`` goes whole to one grouped Arrow call
+    (:func:`survivor_rounds_fn`); a larger one takes one round at a time across tasks (:func:`_distributed_round`)
+    until what is left of it fits. Rounds only ever look at what is left, so both paths give the reference's
+    result."""
+    from pyspark.sql import functions as F
+
+    limit = cfg.survivor_task_mb * 2**20
+    size = F.sum(F.coalesce(F.length("text"), F.lit(0))) + F.count("*") * _MEMBER_BYTES
+    parts, rounds, pending = [], 0, members
+    while True:
+        big = pending.groupBy("component").agg(size.alias("bytes")).where(F.col("bytes") > limit).select("component")
+        big = big.localCheckpoint(eager=True)  # why: counted, then joined twice
+        n_big = big.count()
+        if not rounds:
+            details["large_components"] = n_big
+        fits = pending.join(big, "component", "left_anti") if n_big else pending
+        parts.append(fits.groupBy("component").applyInArrow(survivor_rounds_fn(cfg, order_cols), _struct(_ASSIGNMENT)))
+        if not n_big:
+            break
+        pending, assigned = _distributed_round(pending.join(big, "component", "left_semi"), cfg)
+        parts.append(assigned)
+        rounds += 1
+    details["survivor_rounds_distributed"] = rounds
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+def _order_columns(cfg: DedupConfig) -> list:
+    """The survivor order as Spark sort columns: prior first, ``survivor_order``, ``doc_id`` (:func:`best`)."""
+    from pyspark.sql import functions as F
+
+    cols = [F.col("prior").desc()]
+    for key in cfg.order:
+        nulls_first = key.nulls_first if key.nulls_first is not None else not key.descending
+        c = F.col(key.column)
+        if key.descending:
+            cols.append(c.desc_nulls_first() if nulls_first else c.desc_nulls_last())
+        else:
+            cols.append(c.asc_nulls_first() if nulls_first else c.asc_nulls_last())
+    return [*cols, F.col("doc_id").asc()]
+
+
+def _distributed_round(left, cfg: DedupConfig):
+    """One round of :func:`curation.dedup.cluster.survivor_rounds` over every large component at once, with no task
+    holding more than a batch of texts and the heads' texts: each component's best member (its *head*) takes every
+    non-prior member that is an exact copy or at least ``threshold``-similar (any member, ``verify`` off).
+
+    Returns (what is left, with one text per ``text_hash`` again; the assignments of this round)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window
+
+    left = left.localCheckpoint(eager=True)  # why: heads, texts and the scoring all read it
+    texts = left.where("text IS NOT NULL").select("component", "text_hash", "text")
+    rank = F.row_number().over(Window.partitionBy("component").orderBy(*_order_columns(cfg)))
+    heads = (
+        left.withColumn("_rank", rank)
+        .where("_rank = 1")
+        .select(
+            "component",
+            F.col("doc_id").alias("head"),
+            F.col("text_hash").alias("head_hash"),
+            F.col("prior").alias("head_prior"),
+        )
+    )
+    heads = heads.localCheckpoint(eager=True)  # why: one row per large component, read three times
+    head_texts = heads.join(
+        texts.withColumnRenamed("text_hash", "head_hash").withColumnRenamed("text", "head_text"),
+        ["component", "head_hash"],
+    ).select("component", "head_hash", "head_text")
+    # one similarity per distinct text (exact copies share it), against its component's head
+    sims = (
+        texts.join(F.broadcast(head_texts), "component")
+        .where("text_hash <> head_hash")
+        .mapInArrow(
+            HeadSimilarities(cfg.ngram),
+            _struct((("component", "string"), ("text_hash", "string"), ("similarity", "double"))),
+        )
+    )
+    exact = F.col("text_hash") == F.col("head_hash")
+    similar = exact | (F.coalesce(F.col("similarity"), F.lit(0.0)) >= cfg.threshold) if cfg.verify else F.lit(True)
+    scored = (
+        left.drop("text")
+        .join(F.broadcast(heads), "component")
+        .join(sims, ["component", "text_hash"], "left")
+        .withColumn("taken", (F.col("doc_id") != F.col("head")) & ~F.col("prior") & similar)
+        .localCheckpoint(eager=True)  # why: the similarity UDF runs once; read for takes, heads and what is left
+    )
+    taken = scored.where("taken").select(
+        "doc_id",
+        F.col("head").alias("dup_cluster_id"),
+        F.col("head").alias("dup_of"),
+        F.when(exact, F.lit(1.0)).otherwise(F.coalesce(F.col("similarity"), F.lit(0.0))).alias("dup_similarity"),
+        exact.alias("dup_exact"),
+    )
+    takes = taken.groupBy(F.col("dup_cluster_id").alias("head")).count()
+    head_rows = (
+        heads.join(takes, "head", "left")
+        .where("count IS NOT NULL OR NOT head_prior")  # a prior head that took nothing stays as it was
+        .select(
+            F.col("head").alias("doc_id"),
+            F.when(F.col("count").isNotNull(), F.col("head")).alias("dup_cluster_id"),
+            F.lit(None).cast("string").alias("dup_of"),
+            F.lit(None).cast("double").alias("dup_similarity"),
+            F.lit(None).cast("boolean").alias("dup_exact"),
+        )
+    )
+    first_copy = F.row_number().over(Window.partitionBy("component", "text_hash").orderBy("doc_id")) == 1
+    rest = (
+        scored.where("NOT taken AND doc_id <> head")
+        .drop("head", "head_hash", "head_prior", "similarity", "taken")
+        .join(texts, ["component", "text_hash"], "left")
+        .withColumn("text", F.when(first_copy, F.col("text")))
+    )
+    return rest, taken.unionByName(head_rows)
+
+
+class HeadSimilarities:
+    """mapInArrow: (component, text_hash, text, head_hash, head_text) → (component, text_hash, similarity), the true
+    Jaccard of a text's shingles and its component head's; head shingle sets are cached per task (bounded)."""
+
+    CACHE = 64
+
+    def __init__(self, ngram: int):
+        self.ngram = ngram
+
+    def __call__(self, batches):
+        import pyarrow as pa
+
+        from curation.dedup.text import jaccard, shingle_set
+
+        cache: OrderedDict = OrderedDict()
+        for batch in batches:
+            cols = {
+                c: batch.column(c).to_pylist() for c in ("component", "text_hash", "text", "head_hash", "head_text")
+            }
+            sims = []
+            for text, head, head_text in zip(cols["text"], cols["head_hash"], cols["head_text"], strict=True):
+                if head not in cache:
+                    cache[head] = shingle_set(head_text, self.ngram)
+                    if len(cache) > self.CACHE:
+                        cache.popitem(last=False)
+                sims.append(jaccard(shingle_set(text, self.ngram), cache[head]))
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "component": cols["component"],
+                    "text_hash": cols["text_hash"],
+                    "similarity": pa.array(sims, pa.float64()),
+                }
+            )
+
+
 class Similarities:
     """mapInArrow: (src, dst, src_text, dst_text) → (src, dst, similarity), the true Jaccard of the shingle sets.
 
@@ -360,11 +519,8 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
         .join(nodes.select("doc_id", "text_hash", "prior", "text", *order_cols), "doc_id")
         .withColumn("text", F.when(first_copy, F.col("text")))
     )
-    assigned = (
-        members.groupBy("component")
-        .applyInArrow(survivor_rounds_fn(cfg, order_cols), _struct(_ASSIGNMENT))
-        .localCheckpoint()  # why: written by the MERGE and counted; the rounds run once
-    )
+    # why: written by the MERGE and counted; the rounds run once
+    assigned = _survivors(members, cfg, order_cols, details).localCheckpoint()
     in_clusters = assigned.where("dup_cluster_id IS NOT NULL")
     survivors = in_clusters.where("dup_of IS NULL")
     # every new document gets its dedup_run_id (and text_hash), unique ones with null dedup columns

@@ -107,12 +107,18 @@ def _expected(docs, cfg, prior=(), before=None):
     return out
 
 
-def test_dedup_equals_the_reference_and_reconciles(spark, lake, shared_data):
+# survivor_task_mb=0: every component is resolved round by round across tasks (the path of a component too large for
+# one task); the result must not change
+@pytest.mark.parametrize("task_mb", [32.0, 0.0], ids=["components-in-one-task", "components-across-tasks"])
+def test_dedup_equals_the_reference_and_reconciles(spark, lake, shared_data, task_mb):
     docs = corpus(shared_data)
     write_documents(spark, lake, docs)
-    report = _run(spark, lake)
+    report = _run(spark, lake, DedupConfig(survivor_task_mb=task_mb))
     got = dedup_columns(lake)
     assert got == _expected(docs, DedupConfig())
+    clusters = len({v[0] for v in got.values() if v[0] is not None})
+    assert report.details["large_components"] == (0 if task_mb else clusters)
+    assert (report.details["survivor_rounds_distributed"] > 0) == (task_mb == 0)
     exact = sum(1 for v in got.values() if v[4] == "exact_duplicate")
     near = sum(1 for v in got.values() if v[4] == "near_duplicate")
     assert exact >= 8 and near >= 10  # the corpus has them; the reference agrees on which
@@ -157,7 +163,8 @@ def test_result_does_not_depend_on_partitions_or_order(spark, tmp_path, shared_d
     assert sum(v[1] is not None for v in results[0].values()) >= 6
 
 
-def test_incremental_dedup_against_earlier_survivors(spark, lake, shared_data):
+@pytest.mark.parametrize("task_mb", [32.0, 0.0], ids=["components-in-one-task", "components-across-tasks"])
+def test_incremental_dedup_against_earlier_survivors(spark, lake, shared_data, task_mb):
     first = corpus(shared_data, n=16, seed=1, prefix="z")  # "z…" ids sort after every new id
     write_documents(spark, lake, first)
     _run(spark, lake)
@@ -173,7 +180,7 @@ def test_incremental_dedup_against_earlier_survivors(spark, lake, shared_data):
         {"doc_id": "d-copy", "text": "A new page about something else entirely. " * 3, "warc_date": None},
     ]
     write_documents(spark, lake, second)
-    report = _run(spark, lake)
+    report = _run(spark, lake, DedupConfig(survivor_task_mb=task_mb))
     got = dedup_columns(lake)
     assert report.details["new"] == 4 and report.details["prior"] == len(survivors)
     assert report.details["signatures_computed"] == 4  # earlier signatures are read back, not recomputed
