@@ -22,8 +22,11 @@ the Python workers together); shuffle bytes = the sum of ``Shuffle Bytes Written
 events of Spark's event log (enabled for that run, uncompressed). The fit is least squares ``seconds = fixed +
 per_item × n`` over the sizes. datatrove (its venv, bench/.venv-datatrove) runs the same inputs at the sizes the
 issue names (curate ≤ 16k: bench/_datatrove_pipeline.py; dedup ≤ 300k: its 4-stage MinHash); ``--smoke`` uses it
-only when already installed. Dedup quality on the planted near-duplicates: *precision* = removed documents that
-share a planted group with the document they were removed for; *recall* = planted pairs with a document removed.
+only when already installed. Curate's *extraction-only bound* (bench/_extract_bound.py): ``trafilatura.extract``
+alone over the same HTML responses, one process a file, 2 at a time. Tokenize's peer: raw ``encode_batch`` in one
+process on the same paragraphs (bench/tokens.py's raw side). Dedup quality on the planted near-duplicates:
+*precision* = removed documents that share a planted group with the document they were removed for; *recall* =
+planted pairs with a document removed.
 
 Output: a table, a log-log plot (``bench/out/scale/scale.png``; ``bench/out/smoke/scale/`` with ``--smoke``), the
 goals met / not met, and with ``--json`` one JSON object as the last stdout line: ``{"curate": [{"n", "seconds",
@@ -41,6 +44,7 @@ import sys
 from pathlib import Path
 
 from bench._common import ROOT, json_from_stdout, lakeforge_command, lakeforge_env, log, out_dir
+from bench._extract_bound import extraction_bound
 from bench._peer import PEER_SKIPPED, ensure_peer_env, installed_peer_python
 from bench._scale_fit import event_log_shuffle_bytes, fit_linear, linearity, rss_growth
 
@@ -58,6 +62,10 @@ WARC_FILES = 2
 HTML_CAPTURE_BYTES = 22_200  # stored bytes per HTML response: 4 × 250 MB ≈ 45k (bench/README); 2 MB held 81
 TOKEN_BYTES = 4.0  # bytes of text per GPT-2 token in bench/tokens.py's sources (3.5 MB, 870,111 tokens)
 CURATE_GOAL, CURATE_GOAL_AT = 2.0, 16_000  # lakeforge ≥ 2× datatrove's docs/s at 16k
+DEFAULT_THRESHOLD = 0.8  # conf/dedup.yaml
+PARAGRAPHS = r"\n\s*\n"  # import-text --split paragraphs (Java regex; curation/spark/text_import.py)
+TOKENIZE_GOAL, TOKENIZE_GOAL_FROM = 0.8, 100_000_000  # lakeforge ≥ 0.8× raw encode_batch at 100M tokens
+BOUND_GOAL = 0.8  # curate ≥ 0.8× trafilatura alone in 2 processes on the same pages (bench/_extract_bound.py)
 DEDUP_GOAL, DEDUP_GOAL_FROM = 1.5, 100_000  # lakeforge ≥ 1.5× datatrove at 100k and above, at ≥ P/R
 MB = 1_000_000
 
@@ -119,6 +127,7 @@ def run_curate(n: int, root: Path, peer: Path | None, smoke: bool) -> dict:
     row = {"n": t["documents"], "asked": n, **row, "kept": t["kept"]}
     if peer is not None and n <= PEER_MAX["curate"]:
         row["datatrove"] = datatrove_curate(peer, files, work / "datatrove")
+    row["extraction_bound"] = extraction_bound(files)
     return row
 
 
@@ -201,17 +210,19 @@ def removed_for(lake: Path) -> dict[str, str]:
     return {url[r["doc_id"]]: url[r["dup_of"]] for r in rows if r["dup_of"] is not None}
 
 
-def run_dedup(n: int, texts: dict, root: Path, peer: Path | None) -> dict:
+def run_dedup(n: int, texts: dict, root: Path, peer: Path | None, threshold: float | None = None) -> dict:
+    """``threshold``: ``lakeforge dedup --set threshold=…`` (None: conf/dedup.yaml's, 0.8)."""
     from bench.dedup import datatrove_dup_of
 
     work = fresh(root / f"dedup-{n}")
     corpus = first_texts(Path(texts["folder"]), n, work / "texts.jsonl")
     lake = work / "lakehouse"
     lakeforge_step("import-text", lake, ["--input", str(corpus)])
-    report, row = measured("dedup", lake, [], work)
+    extra = [] if threshold is None else ["--set", f"threshold={threshold}"]
+    report, row = measured("dedup", lake, extra, work)
     group, pairs = planted_groups(Path(texts["folder"]) / "near_duplicates.jsonl", n)
     quality = planted_quality(removed_for(lake), group, pairs)
-    row = {"n": n, **row, **quality, "planted_pairs": len(pairs)}
+    row = {"n": n, **row, **quality, "planted_pairs": len(pairs), "threshold": threshold or DEFAULT_THRESHOLD}
     if peer is not None and n <= PEER_MAX["dedup"]:
         from bench._dedup_peer import run_datatrove_minhash
 
@@ -253,7 +264,8 @@ def token_texts(folder: Path, tokens: int) -> int:
 def run_tokenize(n: int, root: Path, curated: Path | None = None) -> dict:
     """Tokenize about ``n`` tokens of imported text; or, with ``curated`` (``--smoke``: an import is a JVM start
     more per size), a copy of that curate run's lakehouse, whatever tokens its documents hold."""
-    from bench.tokens import TOKENIZER
+    from bench.tokens import DEFAULT_BATCH as RAW_BATCH
+    from bench.tokens import TOKENIZER, run_raw
 
     work = fresh(root / f"tokenize-{n}")
     lake = work / "lakehouse"
@@ -265,10 +277,15 @@ def run_tokenize(n: int, root: Path, curated: Path | None = None) -> dict:
         files = [x for f in sorted(texts.iterdir()) for x in ("--input", str(f))]
         lakeforge_step("import-text", lake, [*files, "--split", "paragraphs"])
     report, row = measured("tokenize", lake, ["--name", "scale", "--tokenizer", str(TOKENIZER)], work)
+    out = {"n": report["tokens"] - report["documents"], "asked": None, **row, "documents": report["documents"]}
     if curated is None:
-        shutil.rmtree(work / "texts")  # the shards stay for a look; the text is made again on the next run
-    asked = None if curated is not None else n
-    return {"n": report["tokens"] - report["documents"], "asked": asked, **row, "documents": report["documents"]}
+        out["asked"] = n
+        # the peer of tokenize: raw encode_batch in one process on the same paragraphs (bench/tokens.py's raw side)
+        raw = run_raw("encode_batch", texts, PARAGRAPHS, str(TOKENIZER), RAW_BATCH)
+        out["raw"] = {"n": raw["tokens"], "seconds": raw["seconds"], "peak_rss_mib": raw["peak_rss_mb"]}
+        out["raw"]["per_s"] = raw["tokens"] / raw["seconds"]
+        shutil.rmtree(texts)  # the shards stay for a look; the text is made again on the next run
+    return out
 
 
 # --------------------------------------------------------------------------------------------------- the figures
@@ -289,6 +306,28 @@ def summarize(stage: str, rows: list[dict]) -> tuple[dict, list[dict]]:
         },
         {"stage": stage, "goal": "peak RSS largest/smallest ≤ 1.5×", **mem, "figure": f"{mem['ratio']:.2f}×"},
     ]
+    bounded = [r for r in rows if "extraction_bound" in r]
+    if stage == "curate" and bounded:
+        r = max(bounded, key=lambda r: r["n"])
+        ratio = r["per_s"] / r["extraction_bound"]["per_s"]
+        goals.append(
+            {
+                "stage": stage,
+                "goal": f"≥ {BOUND_GOAL}× the extraction-only bound",
+                "met": ratio >= BOUND_GOAL,
+                "figure": f"{ratio:.2f}× at {r['n']:,} docs ({r['extraction_bound']['per_s']:.1f} docs/s alone)",
+            }
+        )
+    for r in (r for r in rows if stage == "tokenize" and "raw" in r):
+        ratio = r["per_s"] / r["raw"]["per_s"]
+        goals.append(
+            {
+                "stage": stage,
+                "goal": f"≥ {TOKENIZE_GOAL}× raw encode_batch from 100M tokens",
+                "met": ratio >= TOKENIZE_GOAL if r["n"] >= TOKENIZE_GOAL_FROM * 0.95 else None,
+                "figure": f"{ratio:.2f}× at {r['n']:,} ({r['raw']['per_s']:,.0f} tokens/s raw)",
+            }
+        )
     both = [r for r in rows if "datatrove" in r]
     if stage == "curate" and both:
         r = max(both, key=lambda r: r["n"])
@@ -324,6 +363,9 @@ def summarize(stage: str, rows: list[dict]) -> tuple[dict, list[dict]]:
     return fit, goals
 
 
+PEER_LINES = (("datatrove", "datatrove"), ("raw", "raw encode_batch"), ("extraction_bound", "extract only"))
+
+
 def plot(out: dict, path: Path) -> None:
     """Log-log seconds against n: one line per stage and side."""
     import matplotlib
@@ -336,9 +378,10 @@ def plot(out: dict, path: Path) -> None:
         rows = out.get(stage) or []
         if rows:
             ax.plot([r["n"] for r in rows], [r["seconds"] for r in rows], "o-", label=f"{stage} lakeforge")
-        dt = [r["datatrove"] for r in rows if "datatrove" in r]
-        if dt:
-            ax.plot([d["n"] for d in dt], [d["seconds"] for d in dt], "s--", label=f"{stage} datatrove")
+        for key, label in PEER_LINES:
+            peer = [r[key] for r in rows if key in r]
+            if peer:
+                ax.plot([d["n"] for d in peer], [d["seconds"] for d in peer], "s--", label=f"{stage} {label}")
     ax.set(xscale="log", yscale="log", xlabel="n (documents; tokens for tokenize)", ylabel="seconds (job)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -367,6 +410,15 @@ def format_report(out: dict) -> str:
                     pr,
                 )
             )
+            if b := r.get("raw"):
+                rows.append(
+                    (stage, "raw encode_batch", f"{b['n']:,}", f"{b['seconds']:.1f}", f"{b['per_s']:,.0f}")
+                    + (f"{b['peak_rss_mib']:,.0f}", "-", "-", "-", "-")
+                )
+            if b := r.get("extraction_bound"):
+                rows.append(
+                    (stage, "extract only", f"{b['n']:,}", f"{b['seconds']:.1f}", f"{b['per_s']:,.0f}", *"-----")
+                )
             if d := r.get("datatrove"):
                 pr = f"{d['precision']:.3f} / {d['recall']:.3f}" if "precision" in d else "-"
                 rows.append(
@@ -417,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
     for stage in STAGES:
         p.add_argument(f"--sizes-{stage}", type=parse_sizes, default=None, help=f"{UNIT[stage]}, comma-separated")
     p.add_argument("--quick", action="store_true", help="the smallest two sizes of each stage")
+    p.add_argument(
+        "--dedup-threshold",
+        type=float,
+        default=None,
+        help="lakeforge dedup's Jaccard threshold (default conf/dedup.yaml's 0.8; datatrove's 14×8 LSH is at ~0.69)",
+    )
     p.add_argument("--no-peer", action="store_true", help="skip the datatrove side")
     p.add_argument("--json", action="store_true", help="the figures as JSON too (last line of stdout)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes in bench/out/smoke; datatrove only if installed")
@@ -447,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             if stage == "curate":
                 rows.append(run_curate(n, root, peer, args.smoke))
             elif stage == "dedup":
-                rows.append(run_dedup(n, texts, root, peer))
+                rows.append(run_dedup(n, texts, root, peer, args.dedup_threshold))
             else:  # --smoke after curate: tokenize what curate wrote (no import: one JVM start less per size)
                 i = sizes[stage].index(n)
                 curated = None
