@@ -30,6 +30,7 @@ LONGEST_FIRST = (
     "tests/bench/test_smoke.py::test_smoke[bench.scale]",
     "pipeline_a",
     "jobs/test_cluster.py",
+    "curation/spark/test_dedup_large_component.py",
     "bench/test_smoke.py",
 )
 
