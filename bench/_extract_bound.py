@@ -8,6 +8,7 @@ process's seconds: what curate would reach if extraction were all it did."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -15,8 +16,6 @@ WORKERS = 2
 
 
 def _extract_file(path: str) -> tuple[int, int, float]:
-    import os
-
     import trafilatura
 
     from curation.config import IngestConfig

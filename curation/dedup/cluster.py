@@ -92,9 +92,8 @@ def _compare(a: Mapping[str, Any], b: Mapping[str, Any], order: Sequence[OrderKe
         x, y = a.get(key.column), b.get(key.column)
         if x == y:
             continue
-        nulls_first = key.nulls_first if key.nulls_first is not None else not key.descending
         if x is None or y is None:
-            return (-1 if x is None else 1) * (1 if nulls_first else -1)
+            return (-1 if x is None else 1) * (1 if key.nulls_go_first else -1)
         less = x < y
         return (-1 if less else 1) * (-1 if key.descending else 1)
     return -1 if a["doc_id"] < b["doc_id"] else (1 if a["doc_id"] > b["doc_id"] else 0)

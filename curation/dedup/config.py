@@ -28,6 +28,11 @@ class OrderKey:
         first = None if nulls is None else nulls.upper() == "FIRST"
         return cls(column, (direction or "ASC").upper() == "DESC", first)
 
+    @property
+    def nulls_go_first(self) -> bool:
+        """Where nulls sort: as set, else SQL's default (first ascending, last descending)."""
+        return self.nulls_first if self.nulls_first is not None else not self.descending
+
     def sql(self) -> str:
         nulls = "" if self.nulls_first is None else (" NULLS FIRST" if self.nulls_first else " NULLS LAST")
         return f"{self.column} {'DESC' if self.descending else 'ASC'}{nulls}"

@@ -175,8 +175,9 @@ def _survivors(members, cfg: DedupConfig, order_cols: list[str], details: dict):
         parts.append(fits.groupBy("component").applyInArrow(survivor_rounds_fn(cfg, order_cols), _struct(_ASSIGNMENT)))
         if not n_big:
             break
-        pending, assigned = _distributed_round(pending.join(big, "component", "left_semi"), cfg)
+        rest, assigned = _distributed_round(pending.join(big, "component", "left_semi"), cfg)
         parts.append(assigned)
+        pending = rest.localCheckpoint(eager=True)  # why: sized, then read by both paths of the next round
         rounds += 1
     details["survivor_rounds_distributed"] = rounds
     out = parts[0]
@@ -191,12 +192,11 @@ def _order_columns(cfg: DedupConfig) -> list:
 
     cols = [F.col("prior").desc()]
     for key in cfg.order:
-        nulls_first = key.nulls_first if key.nulls_first is not None else not key.descending
         c = F.col(key.column)
         if key.descending:
-            cols.append(c.desc_nulls_first() if nulls_first else c.desc_nulls_last())
+            cols.append(c.desc_nulls_first() if key.nulls_go_first else c.desc_nulls_last())
         else:
-            cols.append(c.asc_nulls_first() if nulls_first else c.asc_nulls_last())
+            cols.append(c.asc_nulls_first() if key.nulls_go_first else c.asc_nulls_last())
     return [*cols, F.col("doc_id").asc()]
 
 

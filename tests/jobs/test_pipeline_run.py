@@ -149,12 +149,6 @@ def test_missing_input_is_one_line_before_spark_starts(tmp_path):
     assert not (tmp_path / "lakehouse").exists()
 
 
-def _delta_rows(table: Path) -> list[dict]:
-    """The rows of a local Delta table, read in this process (no Spark), so the test can watch a table while
-    another process writes it."""
-    return live_rows(table)
-
-
 def _run_until(args: list[str], cwd: Path, kill_when: Callable[[], bool] | None) -> tuple[int, str, str]:
     """``lakeforge run`` in a new process group, SIGKILLed as soon as ``kill_when()`` holds (polled every 0.2 s);
     returns (exit status, stdout, stderr)."""
@@ -185,7 +179,7 @@ def test_killed_twice_then_resumed_gives_the_same_tables_and_checkpoint(spark, s
 
     def dedup_running() -> bool:
         runs = b / "warehouse" / "lakeforge.db" / "runs"
-        return runs.is_dir() and any(r["stage"] == "dedup" and r["status"] == "running" for r in _delta_rows(runs))
+        return runs.is_dir() and any(r["stage"] == "dedup" and r["status"] == "running" for r in live_rows(runs))
 
     def first_checkpoint() -> bool:
         logs = [read_log(d) for d in (tmp_path / "runs" / "t").glob("*") if d.is_dir()]
