@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.scale                      # curate 1k-64k docs, dedup 20k-1M docs, tokenize 10M-300M
     .venv/bin/python -m bench.scale --quick              # the smallest two sizes of each
     .venv/bin/python -m bench.scale --stages dedup --sizes-dedup 20000,100000 --no-peer --json
-    .venv/bin/python -m bench.scale --smoke --json       # curate 100/200, dedup 500/1000, tokenize what curate kept
+    .venv/bin/python -m bench.scale --smoke --json       # curate 200, dedup 1,000, tokenize what curate kept
 
 Inputs come from :mod:`bench.corpus` (made once under ``bench/out/corpus``, reused):
   * **curate**: one WARC corpus per size (``build_warcs``, 2 files, ``--file-mb`` chosen so the corpus holds about
@@ -54,7 +54,7 @@ SIZES = {
     "dedup": [20_000, 100_000, 300_000, 1_000_000],
     "tokenize": [10_000_000, 100_000_000, 300_000_000],
 }
-SMOKE_SIZES = {"curate": [100, 200], "dedup": [500, 1_000], "tokenize": [100_000, 200_000]}
+SMOKE_SIZES = {"curate": [200], "dedup": [1_000], "tokenize": [200_000]}  # one each: it only has to start
 UNIT = {"curate": "docs", "dedup": "docs", "tokenize": "tokens"}
 PEER_MAX = {"curate": 16_000, "dedup": 300_000}  # datatrove runs up to these sizes (its time allows no more)
 MASTER = "local[2]"
@@ -117,7 +117,7 @@ def curate_corpus(n: int, smoke: bool) -> dict:
     return build_warcs(WARC_FILES, file_mb, out=corpus_root(smoke))
 
 
-def run_curate(n: int, root: Path, peer: Path | None, smoke: bool) -> dict:
+def run_curate(n: int, root: Path, peer: Path | None, smoke: bool, bound: bool = True) -> dict:
     corpus = curate_corpus(n, smoke)
     files = sorted(Path(corpus["folder"]).glob("corpus-*.warc.gz"))
     work = fresh(root / f"curate-{n}")
@@ -127,7 +127,8 @@ def run_curate(n: int, root: Path, peer: Path | None, smoke: bool) -> dict:
     row = {"n": t["documents"], "asked": n, **row, "kept": t["kept"]}
     if peer is not None and n <= PEER_MAX["curate"]:
         row["datatrove"] = datatrove_curate(peer, files, work / "datatrove")
-    row["extraction_bound"] = extraction_bound(files)
+    if bound:
+        row["extraction_bound"] = extraction_bound(files)
     return row
 
 
@@ -293,19 +294,26 @@ def summarize(stage: str, rows: list[dict]) -> tuple[dict, list[dict]]:
     """The stage's fit and its goals (lakeforge's own; those against datatrove where it ran)."""
     for r in rows:
         r["per_s"] = r["n"] / r["seconds"]
-    fit = fit_linear([r["n"] for r in rows], [r["seconds"] for r in rows])
-    lin, mem = linearity(fit), rss_growth([r["peak_rss_mib"] for r in rows])
-    goals = [
-        {
-            "stage": stage,
-            "goal": "per-item cost within ±15% from the second size on",
-            **lin,
-            "figure": "2 sizes: the line passes through both"
-            if lin["met"] is None
-            else f"worst {lin['worst_deviation']:+.0%}",
-        },
-        {"stage": stage, "goal": "peak RSS largest/smallest ≤ 1.5×", **mem, "figure": f"{mem['ratio']:.2f}×"},
-    ]
+    if len(rows) < 2:  # --smoke measures one size a stage: no line, no growth to judge
+        fit = {"sizes": len(rows)}
+        goals = [
+            {"stage": stage, "goal": g, "met": None, "figure": "one size"}
+            for g in ("per-item cost within ±15% from the second size on", "peak RSS largest/smallest ≤ 1.5×")
+        ]
+    else:
+        fit = fit_linear([r["n"] for r in rows], [r["seconds"] for r in rows])
+        lin, mem = linearity(fit), rss_growth([r["peak_rss_mib"] for r in rows])
+        goals = [
+            {
+                "stage": stage,
+                "goal": "per-item cost within ±15% from the second size on",
+                **lin,
+                "figure": "2 sizes: the line passes through both"
+                if lin["met"] is None
+                else f"worst {lin['worst_deviation']:+.0%}",
+            },
+            {"stage": stage, "goal": "peak RSS largest/smallest ≤ 1.5×", **mem, "figure": f"{mem['ratio']:.2f}×"},
+        ]
     bounded = [r for r in rows if "extraction_bound" in r]
     if stage == "curate" and bounded:
         r = max(bounded, key=lambda r: r["n"])
@@ -443,6 +451,9 @@ def format_report(out: dict) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     for stage, f in out["fits"].items():
+        if f["sizes"] < 2:
+            lines.append(f"fit {stage}: one size, no fit")
+            continue
         lines.append(
             f"fit {stage}: {f['fixed_seconds']:.2f} s fixed + {f['per_item_seconds'] * 1e3:.4f} ms per "
             f"{UNIT[stage][:-1]}; per size " + ", ".join(f"{c * 1e3:.4f}" for c in f["per_item_by_size"])
@@ -458,9 +469,24 @@ def format_report(out: dict) -> str:
 
 def parse_sizes(text: str) -> list[int]:
     sizes = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
-    if len(sizes) < 2 or sizes != sorted(set(sizes)) or sizes[0] < 1:
-        raise argparse.ArgumentTypeError(f"two sizes or more, increasing and positive, got {text!r}")
+    if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(f"sizes increasing and positive, got {text!r}")
     return sizes
+
+
+def previous_rows(path: Path, stages: list[str], sizes: dict[str, list[int]], threshold: float | None) -> dict:
+    """An earlier run's rows (its ``--json`` log or JSON file) at the sizes this run does not measure, marked with
+    the file they came from: a large size can be added to a measured curve without measuring the others again."""
+    from bench._common import json_from_stdout
+
+    before = json_from_stdout(path.read_text())
+    if before.get("smoke") or before.get("dedup_threshold") != threshold and "dedup" in stages:
+        raise SystemExit(f"--previous {path}: measured with other settings (smoke or dedup threshold)")
+    kept = {}
+    for stage in stages:
+        rows = [r for r in before.get(stage, []) if r.get("asked", r["n"]) not in sizes[stage]]
+        kept[stage] = [{**r, "previous": path.name} for r in rows]
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,8 +502,15 @@ def main(argv: list[str] | None = None) -> int:
         help="lakeforge dedup's Jaccard threshold (default conf/dedup.yaml's 0.8; datatrove's 14×8 LSH is at ~0.69)",
     )
     p.add_argument("--no-peer", action="store_true", help="skip the datatrove side")
+    p.add_argument("--no-bound", action="store_true", help="skip curate's extraction-only bound (trafilatura alone)")
     p.add_argument("--json", action="store_true", help="the figures as JSON too (last line of stdout)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes in bench/out/smoke; datatrove only if installed")
+    p.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="an earlier run's --json output: its rows at the sizes not measured now join this run's table and fit",
+    )
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     if unknown := set(stages) - set(STAGES):
@@ -485,10 +518,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {s: getattr(args, f"sizes_{s}") or (SMOKE_SIZES if args.smoke else SIZES)[s] for s in stages}
     if args.quick:
         sizes = {s: v[:2] for s, v in sizes.items()}
+    before = previous_rows(args.previous, stages, sizes, args.dedup_threshold) if args.previous else {}
+    if not args.smoke and (short := [s for s in stages if len(sizes[s]) + len(before.get(s, [])) < 2]):
+        p.error(f"a fit needs two sizes or more: {', '.join(short)} (more --sizes-…, or --previous)")
     root = out_dir(args.smoke) / "scale"
     root.mkdir(parents=True, exist_ok=True)
 
-    out: dict = {"smoke": args.smoke, "master": MASTER, "sizes": sizes}
+    out: dict = {"smoke": args.smoke, "master": MASTER, "sizes": sizes, "dedup_threshold": args.dedup_threshold}
     peer = None
     if not args.no_peer and any(v[0] <= PEER_MAX.get(s, 0) for s, v in sizes.items()):
         peer = installed_peer_python() if args.smoke else ensure_peer_env()
@@ -503,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes[stage]:
             log(f"{stage} at {n:,} {UNIT[stage]}")
             if stage == "curate":
-                rows.append(run_curate(n, root, peer, args.smoke))
+                rows.append(run_curate(n, root, peer, args.smoke, bound=not args.no_bound))
             elif stage == "dedup":
                 rows.append(run_dedup(n, texts, root, peer, args.dedup_threshold))
             else:  # --smoke after curate: tokenize what curate wrote (no import: one JVM start less per size)
@@ -513,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
                     curated = root / f"curate-{sizes['curate'][i]}" / "lakehouse"
                 rows.append(run_tokenize(n, root, curated))
             log(f"  {rows[-1]['n']:,} {UNIT[stage]}: {rows[-1]['seconds']:.1f}s, {rows[-1]['peak_rss_mib']:,.0f} MiB")
-        out[stage] = rows
+        out[stage] = sorted(before.get(stage, []) + rows, key=lambda r: r["n"])
     out["fits"], out["goals"] = {}, []
     for stage in stages:
         out["fits"][stage], goals = summarize(stage, out[stage])

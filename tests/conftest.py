@@ -25,7 +25,8 @@ os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
 
 # The longest groups first: xdist hands groups out in collection order, and a long one handed out last keeps one
 # worker busy while the other has nothing left.
-# bench.scale's smoke (~6 min: ten lakeforge processes) is one test: handed out last, it ran alone at the end.
+# bench.scale's smoke (four lakeforge processes, the longest smoke run) is one test: handed out last, it ran alone
+# at the end.
 LONGEST_FIRST = (
     "tests/bench/test_smoke.py::test_smoke[bench.scale]",
     "pipeline_a",

@@ -74,6 +74,10 @@ class DedupConfig:
     """Connected-components rounds between lineage cuts."""
     max_iterations: int = 64
     """Connected-components rounds before the job gives up (it converges in O(log² n))."""
+    partition_mb: float = 64.0
+    """Text (MB) per shuffle partition: the job runs with the larger of ``spark.sql.shuffle.partitions`` and the
+    members' text over this, so a task's share of the cached documents and of the verified pairs' texts stays the
+    same as the corpus grows (a fixed count of partitions fills each one until a task runs out of heap)."""
     survivor_task_mb: float = 32.0
     """Most distinct text (MB, plus ~64 bytes a member) of one component that the survivor step hands to one task.
     A larger component is resolved round by round across tasks (a few Spark jobs a round, until what is left of it
@@ -88,6 +92,8 @@ class DedupConfig:
             raise ValueError(f"threshold must be between 0 and 1 (exclusive), got {self.threshold}")
         if (self.bands is None) != (self.rows is None):
             raise ValueError("set both bands and rows, or neither (then they are chosen from the threshold)")
+        if self.partition_mb <= 0:
+            raise ValueError(f"partition_mb must be positive, got {self.partition_mb}")
         if self.survivor_task_mb < 0:
             raise ValueError(f"survivor_task_mb must not be negative, got {self.survivor_task_mb}")
         if self.batch_size < 1:

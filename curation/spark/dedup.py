@@ -25,6 +25,7 @@ on partitioning or input order.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from datetime import UTC, datetime
 
@@ -370,7 +371,24 @@ def _check_order(cfg: DedupConfig) -> None:
 
 
 def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> JobReport:
-    """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version."""
+    """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version.
+
+    The job's shuffles run with :func:`partitions_for` partitions; the session's setting is restored after."""
+    key = "spark.sql.shuffle.partitions"
+    before = spark.conf.get(key)
+    try:
+        return _run_dedup(spark, lake, cfg, run, full)
+    finally:
+        spark.conf.set(key, before)
+
+
+def partitions_for(text_chars: int, cfg: DedupConfig, at_least: int) -> int:
+    """Shuffle partitions for members holding ``text_chars`` characters of text: ``partition_mb`` of text each,
+    never fewer than ``at_least`` (the session's ``spark.sql.shuffle.partitions``)."""
+    return max(at_least, 1, math.ceil(text_chars / (cfg.partition_mb * 2**20)))
+
+
+def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobReport:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
@@ -393,7 +411,6 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
     details["banding"] = band.describe()
     details["bands"], details["rows"] = band.bands, band.rows
     details["mode"] = "full" if full else "incremental"
-    partitions = max(int(spark.conf.get("spark.sql.shuffle.partitions")), 1)
 
     docs = lake.read(DOCUMENTS.name, docs_version)
     eligible = docs.where(f"size(array_except(drop_reasons, {_DUPS})) = 0")
@@ -406,10 +423,15 @@ def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -
             .withColumn("prior", F.lit(False))
             .unionByName(eligible.where("dedup_run_id IS NOT NULL AND dup_of IS NULL").withColumn("prior", F.lit(True)))
         )
+    counts = members.groupBy("prior").agg(F.count(F.lit(1)).alias("count"), F.sum("text_length").alias("chars"))
+    counts = counts.collect()
     members = members.select("doc_id", "text", "prior", *order_cols)
-    counts = members.groupBy("prior").count().collect()
     n_new = sum(r["count"] for r in counts if not r["prior"])
     details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
+    chars = sum(r["chars"] or 0 for r in counts)
+    partitions = partitions_for(chars, cfg, int(spark.conf.get("spark.sql.shuffle.partitions")))
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # run_dedup puts the session's back
+    details["partitions"] = partitions
     if not n_new:
         step("write_stats")
         for k in ("signatures_computed", "reused_signatures", "candidate_pairs", "edges", "components_iterations"):

@@ -98,9 +98,36 @@ def test_first_texts_reads_across_shards(tmp_path):
 
 def test_parse_sizes():
     assert parse_sizes("1000,4_000") == [1000, 4000]
-    for bad in ("1000", "4000,1000", "0,10"):
-        with pytest.raises(Exception, match="two sizes"):
+    assert parse_sizes("64000") == [64000]  # one size: with --previous (a measured curve) or --smoke
+    for bad in ("", "4000,1000", "0,10", "10,10"):
+        with pytest.raises(Exception, match="increasing and positive"):
             parse_sizes(bad)
+
+
+def test_previous_rows_join_the_sizes_not_measured_again(tmp_path):
+    from bench.scale import previous_rows
+
+    earlier = {
+        "smoke": False,
+        "dedup_threshold": None,
+        "curate": [_row(1000, 30.0, 900.0), _row(4000, 70.0, 950.0)],
+        "dedup": [{"n": 20_000, "seconds": 50.0, "peak_rss_mib": 3000.0}],
+    }
+    log = tmp_path / "scale.log"
+    log.write_text("[bench] curate at 1,000 docs\n" + json.dumps(earlier) + "\n")
+    kept = previous_rows(log, ["curate", "dedup"], {"curate": [4000, 64_000], "dedup": [1_000_000]}, None)
+    assert [r["n"] for r in kept["curate"]] == [1000] and kept["curate"][0]["previous"] == "scale.log"
+    assert [r["n"] for r in kept["dedup"]] == [20_000]
+    with pytest.raises(SystemExit, match="other settings"):  # another threshold: another curve
+        previous_rows(log, ["dedup"], {"dedup": [1_000_000]}, 0.7)
+
+
+def test_summarize_one_size_judges_nothing_of_the_curve():
+    from bench.scale import summarize
+
+    fit, goals = summarize("dedup", [_row(1000, 10.0, 800.0)])
+    assert fit == {"sizes": 1}
+    assert [g["met"] for g in goals] == [None, None] and {g["figure"] for g in goals} == {"one size"}
 
 
 def _row(n: int, seconds: float, rss: float, **extra) -> dict:

@@ -167,6 +167,7 @@ def test_config_file_equals_defaults_and_validates():
         ({"exact": False, "near": False}, "nothing to deduplicate"),
         ({"survivor_order": ["warc_date; DROP TABLE x"]}, "survivor_order"),
         ({"ngram": 0}, "ngram"),
+        ({"partition_mb": 0}, "partition_mb"),
     ):
         with pytest.raises(ValueError, match=match):
             DedupConfig(**bad)
