@@ -183,7 +183,6 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     skip = set() if cfg.read.reingest else files_to_skip(lake, sources, CURATE_FILES.name)
     todo = [s for s in sources if s.uri not in skip]
     file_rows = [_skipped_file(run.run_id, s) for s in sources if s.uri in skip]
-    new_docs = None
     if todo:
         sc = spark.sparkContext
         acc = sc.accumulator(0)
@@ -201,7 +200,8 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
             out.count()
         step("dedupe")
         docs = scored(spark, out.where("kind = 'document'").select(*DOCUMENTS.names), cfg, schema)
-        new_docs, per_file = new_by_key(lake, DOCUMENTS.name, docs, docs_version)
+        new_docs, per_file, keys = new_by_key(lake, DOCUMENTS.name, docs, docs_version, ("drop_reason", "drop_reasons"))
+        verdicts = keys.where("NOT _drop")  # the written documents' verdicts, for the funnel
         step("write_documents")
         _write_documents(lake, schema, new_docs, per_file, meta, docs_version, report)
         step("write_errors")
@@ -216,7 +216,7 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
                     count_file_rows(r["file"].asDict(), per_file.get(r["file"]["source_file"]), ALREADY_CURATED)
                 )
     else:
-        errors, timings = [], []
+        errors, timings, verdicts = [], [], None
 
     step("write_files")
     order = {s.uri: i for i, s in enumerate(sources)}
@@ -234,9 +234,10 @@ def run_curate(spark, lake, sources: list[Source], cfg: CurateConfig, run: RunIn
     head = [("input", "", "in", records_in)]
     head += [("read", reason, "skipped", n) for reason, n in sorted(skipped.items())]
     head += [("read", reason, "errored", n) for reason, n in sorted(errored.items())]
-    _write_funnel(lake, report, cfg, new_docs, head, meta, timings)
+    _write_funnel(lake, report, cfg, verdicts, head, meta, timings)
     if todo:
         out.unpersist()
+        keys.unpersist()
     report.finish()
     return report
 

@@ -373,13 +373,28 @@ def _check_order(cfg: DedupConfig) -> None:
 def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> JobReport:
     """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version.
 
-    The job's shuffles run with :func:`partitions_for` partitions; the session's setting is restored after."""
-    key = "spark.sql.shuffle.partitions"
-    before = spark.conf.get(key)
+    The job runs with its own shuffle partitions and cache batch size (:func:`partitions_for`,
+    :func:`cache_batch_rows`); the session's settings are restored after."""
+    before = {k: spark.conf.get(k) for k in (_PARTITIONS, _CACHE_BATCH)}
     try:
         return _run_dedup(spark, lake, cfg, run, full)
     finally:
-        spark.conf.set(key, before)
+        for k, v in before.items():
+            spark.conf.set(k, v)
+
+
+_PARTITIONS = "spark.sql.shuffle.partitions"
+_CACHE_BATCH = "spark.sql.inMemoryColumnarStorage.batchSize"
+CACHE_BATCH_BYTES = 4 * 2**20
+"""Text per batch of the cached documents. Spark's default batch is 10,000 rows whatever their size: 34 MB of text
+a column at 3.4 KB a document, grown by doubling into one 64 MB array, which a 4 GB heap shared by two tasks and the
+cache itself could not give (the job died at 1M documents)."""
+
+
+def cache_batch_rows(text_chars: int, documents: int) -> int:
+    """Rows per cached column batch so that a batch holds about :data:`CACHE_BATCH_BYTES` of text (100 to 10,000)."""
+    mean = text_chars / documents if documents else 0
+    return max(100, min(10_000, int(CACHE_BATCH_BYTES / mean) if mean else 10_000))
 
 
 def partitions_for(text_chars: int, cfg: DedupConfig, at_least: int) -> int:
@@ -429,8 +444,9 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     n_new = sum(r["count"] for r in counts if not r["prior"])
     details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
     chars = sum(r["chars"] or 0 for r in counts)
-    partitions = partitions_for(chars, cfg, int(spark.conf.get("spark.sql.shuffle.partitions")))
-    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # run_dedup puts the session's back
+    partitions = partitions_for(chars, cfg, int(spark.conf.get(_PARTITIONS)))
+    spark.conf.set(_PARTITIONS, str(partitions))  # run_dedup puts the session's settings back
+    spark.conf.set(_CACHE_BATCH, str(cache_batch_rows(chars, n_new + details["prior"])))
     details["partitions"] = partitions
     if not n_new:
         step("write_stats")
@@ -576,8 +592,16 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     _merge(lake, updates, run.run_id, meta)
 
     step("write_stats")
+    # The new documents' verdicts as the MERGE wrote them, from its (checkpointed) input rather than a second read
+    # of the table: an eligible document has no reason but a duplicate one, which the MERGE replaces with this
+    # run's (or none).
     new_ids = nodes.where("NOT prior").select("doc_id")
-    written = lake.read(DOCUMENTS.name).join(new_ids, "doc_id", "left_semi")
+    reason = F.when(F.col("dup_exact"), F.lit(EXACT_DUPLICATE)).when(~F.col("dup_exact"), F.lit(NEAR_DUPLICATE))
+    written = (
+        updates.join(new_ids, "doc_id", "left_semi")
+        .select(reason.alias("drop_reason"))
+        .withColumn("drop_reasons", F.when(F.col("drop_reason").isNull(), F.array()).otherwise(F.array("drop_reason")))
+    )
     _write_funnel(lake, report, written, n_new, meta)
     comp.labels.unpersist()
     nodes.unpersist()

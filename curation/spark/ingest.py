@@ -9,6 +9,7 @@ feeds the progress line.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from curation import funnel
 from curation.config import IngestConfig
@@ -107,11 +108,17 @@ def files_to_skip(lake, sources: list[Source], table: str = INGEST_FILES.name) -
     return {s.uri for s in sources if (s.uri, s.size) in seen or (s.size is None and s.uri in seen_any_size)}
 
 
-def new_by_key(lake, table: str, rows, version: int | None):
-    """(rows whose ``doc_id`` is new, per-file counts): the first occurrence of a doc_id in this run (by file,
-    offset) wins, and ids already in ``table`` at ``version`` are not written again. Decided on the keys alone, so
-    payloads never shuffle: the rows to drop are usually few, and Spark broadcasts them into an anti-join.
-    Per-file counts: ``emitted``, ``dup_in_run``, ``already``."""
+def new_by_key(lake, table: str, rows, version: int | None, carry: Sequence[str] = ()):
+    """(rows whose ``doc_id`` is new, per-file counts, every row's key with its ``carry`` columns): the
+    first occurrence of a doc_id in this run (by file, offset) wins, and ids already in ``table`` at ``version`` are
+    not written again. Decided on the keys alone, so payloads never shuffle: the rows to drop are usually few, and
+    Spark broadcasts them into an anti-join. Per-file counts: ``emitted``, ``dup_in_run``, ``already``.
+
+    The keys (the third value; ``_drop`` marks the rows not written) are cached, and the caller unpersists them when
+    done: the counts, the anti-join and what the caller counts of the written rows (curate: their verdicts, the
+    ``carry`` columns) read them once computed, instead of computing the rows again for each (with classifiers
+    configured, that is scoring every document again)."""
+    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -119,11 +126,12 @@ def new_by_key(lake, table: str, rows, version: int | None):
     first = Window.partitionBy("doc_id").orderBy("source_file", F.col("record_offset").asc_nulls_last())
     existing = lake.read(table, version).select("doc_id").withColumn("_exists", F.lit(True))
     keys = (
-        rows.select(*key)
+        rows.select(*key, *carry)
         .withColumn("_rank", F.row_number().over(first))
         .join(existing, "doc_id", "left")
         .withColumn("_drop", (F.col("_rank") > 1) | F.col("_exists").isNotNull())
-    )  # not persisted: keys only, recomputed from the caller's persisted rows for the second use
+        .persist(StorageLevel.MEMORY_AND_DISK)  # why: counted here, then the anti-join and the caller's counts
+    )
     per_file = {
         r["source_file"]: r
         for r in keys.groupBy("source_file")
@@ -136,7 +144,7 @@ def new_by_key(lake, table: str, rows, version: int | None):
     }
     drop = keys.where("_drop").select(*key)
     cond = [rows[c].eqNullSafe(drop[c]) for c in key]
-    return rows.join(drop, cond, "left_anti"), per_file
+    return rows.join(drop, cond, "left_anti"), per_file, keys
 
 
 def count_file_rows(file_row: dict, counts, already_reason: str) -> dict:
@@ -212,7 +220,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
         report.details["read_seconds"] = round(step("dedupe"), 3)
 
         pages = out.where("kind = 'page'").select(*PAGES.names)
-        new_pages, per_file = new_by_key(lake, PAGES.name, pages, pages_version)
+        new_pages, per_file, page_keys = new_by_key(lake, PAGES.name, pages, pages_version)
         expected_new = sum(r["emitted"] - r["dup_in_run"] - r["already"] for r in per_file.values())
         step("write_pages")
         if expected_new:
@@ -239,6 +247,7 @@ def run_ingest(spark, lake, sources: list[Source], cfg: IngestConfig, run: RunIn
                     count_file_rows(r["file"].asDict(), per_file.get(r["file"]["source_file"]), ALREADY_INGESTED)
                 )
         out.unpersist()
+        page_keys.unpersist()
 
     step("write_files")
     order = {s.uri: i for i, s in enumerate(sources)}
