@@ -441,6 +441,10 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     counts = members.groupBy("prior").agg(F.count(F.lit(1)).alias("count"), F.sum("text_length").alias("chars"))
     counts = counts.collect()
     members = members.select("doc_id", "text", "prior", *order_cols)
+    # Texts are never cached: the steps that need them (signatures of new documents, verification of candidate
+    # pairs, survivors inside components) read them from the table version, each for the documents it needs. A
+    # cached copy of every text made the driver's heap grow with the corpus (at 1M documents it ran out).
+    texts = members.select("doc_id", "text")
     n_new = sum(r["count"] for r in counts if not r["prior"])
     details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
     chars = sum(r["chars"] or 0 for r in counts)
@@ -486,9 +490,10 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     )
     keys = same.select("doc_id", "band_keys").unionByName(rebanded)
     nodes = (
-        members.join(sigs.select("doc_id", "text_hash", "shingles"), "doc_id")
+        members.drop("text")
+        .join(sigs.select("doc_id", "text_hash", "shingles"), "doc_id")
         .join(keys, "doc_id")
-        # why: exact, LSH, verification and survivor steps all read it; texts and signatures are read once
+        # why: exact, LSH, verification and survivor steps all read it; signatures are read once
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     details["reused_signatures"] = nodes.count() - details["signatures_computed"]
@@ -530,7 +535,12 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
         details["candidate_pairs"] = candidates.count()
         if cfg.verify:
             step("verify")
-            scored = _similarities(candidates, nodes, cfg.ngram, partitions)
+            ends = candidates.select(F.col("src").alias("doc_id")).union(
+                candidates.select(F.col("dst").alias("doc_id"))
+            )
+            scored = _similarities(
+                candidates, texts.join(ends.distinct(), "doc_id", "left_semi"), cfg.ngram, partitions
+            )
             near_edges = scored.where(F.col("similarity") >= cfg.threshold)
         else:
             near_edges = candidates.withColumn("similarity", F.lit(None).cast("double"))
@@ -554,7 +564,8 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     first_copy = F.row_number().over(Window.partitionBy("component", "text_hash").orderBy("doc_id")) == 1
     members = (
         comp.labels.withColumnRenamed("node", "doc_id")
-        .join(nodes.select("doc_id", "text_hash", "prior", "text", *order_cols), "doc_id")
+        .join(nodes.select("doc_id", "text_hash", "prior", *order_cols), "doc_id")
+        .join(texts, "doc_id")
         .withColumn("text", F.when(first_copy, F.col("text")))
     )
     # why: written by the MERGE and counted; the rounds run once

@@ -141,7 +141,7 @@ def test_dedup_equals_the_reference_and_reconciles(spark, lake, shared_data, tas
     assert "a000" in kept and "n000" not in kept and "e000" not in kept
 
 
-def test_partitions_grow_with_the_text_and_the_session_setting_is_restored(spark, lake, shared_data):
+def test_partitions_grow_with_the_text_and_the_settings_are_restored(spark, lake, shared_data):
     from curation.spark.dedup import cache_batch_rows, partitions_for
 
     cfg = DedupConfig(partition_mb=1)
