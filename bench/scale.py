@@ -480,7 +480,7 @@ def previous_rows(path: Path, stages: list[str], sizes: dict[str, list[int]], th
     from bench._common import json_from_stdout
 
     before = json_from_stdout(path.read_text())
-    if before.get("smoke") or before.get("dedup_threshold") != threshold and "dedup" in stages:
+    if before.get("smoke") or ("dedup" in stages and before.get("dedup_threshold") != threshold):
         raise SystemExit(f"--previous {path}: measured with other settings (smoke or dedup threshold)")
     kept = {}
     for stage in stages:

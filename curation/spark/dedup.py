@@ -373,28 +373,16 @@ def _check_order(cfg: DedupConfig) -> None:
 def run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool = False) -> JobReport:
     """Mark exact and near duplicates among the eligible documents of the latest ``documents`` version.
 
-    The job runs with its own shuffle partitions and cache batch size (:func:`partitions_for`,
-    :func:`cache_batch_rows`); the session's settings are restored after."""
-    before = {k: spark.conf.get(k) for k in (_PARTITIONS, _CACHE_BATCH)}
+    The job runs with its own shuffle partitions (:func:`partitions_for`); the session's setting is restored
+    after."""
+    before = spark.conf.get(_PARTITIONS)
     try:
         return _run_dedup(spark, lake, cfg, run, full)
     finally:
-        for k, v in before.items():
-            spark.conf.set(k, v)
+        spark.conf.set(_PARTITIONS, before)
 
 
 _PARTITIONS = "spark.sql.shuffle.partitions"
-_CACHE_BATCH = "spark.sql.inMemoryColumnarStorage.batchSize"
-CACHE_BATCH_BYTES = 4 * 2**20
-"""Text per batch of the cached documents. Spark's default batch is 10,000 rows whatever their size: 34 MB of text
-a column at 3.4 KB a document, grown by doubling into one 64 MB array, which a 4 GB heap shared by two tasks and the
-cache itself could not give (the job died at 1M documents)."""
-
-
-def cache_batch_rows(text_chars: int, documents: int) -> int:
-    """Rows per cached column batch so that a batch holds about :data:`CACHE_BATCH_BYTES` of text (100 to 10,000)."""
-    mean = text_chars / documents if documents else 0
-    return max(100, min(10_000, int(CACHE_BATCH_BYTES / mean) if mean else 10_000))
 
 
 def partitions_for(text_chars: int, cfg: DedupConfig, at_least: int) -> int:
@@ -449,8 +437,7 @@ def _run_dedup(spark, lake, cfg: DedupConfig, run: RunInfo, full: bool) -> JobRe
     details["new"], details["prior"] = n_new, sum(r["count"] for r in counts if r["prior"])
     chars = sum(r["chars"] or 0 for r in counts)
     partitions = partitions_for(chars, cfg, int(spark.conf.get(_PARTITIONS)))
-    spark.conf.set(_PARTITIONS, str(partitions))  # run_dedup puts the session's settings back
-    spark.conf.set(_CACHE_BATCH, str(cache_batch_rows(chars, n_new + details["prior"])))
+    spark.conf.set(_PARTITIONS, str(partitions))  # run_dedup puts the session's setting back
     details["partitions"] = partitions
     if not n_new:
         step("write_stats")

@@ -141,24 +141,20 @@ def test_dedup_equals_the_reference_and_reconciles(spark, lake, shared_data, tas
     assert "a000" in kept and "n000" not in kept and "e000" not in kept
 
 
-def test_partitions_grow_with_the_text_and_the_settings_are_restored(spark, lake, shared_data):
-    from curation.spark.dedup import cache_batch_rows, partitions_for
+def test_partitions_grow_with_the_text_and_the_setting_is_restored(spark, lake, shared_data):
+    from curation.spark.dedup import partitions_for
 
     cfg = DedupConfig(partition_mb=1)
     assert partitions_for(0, cfg, 4) == 4 and partitions_for(3 * 2**20 + 1, cfg, 2) == 4
     assert partitions_for(10 * 2**30, DedupConfig(), 8) == 160  # 10 GiB of text at the default 64 MB
-    assert cache_batch_rows(3_400 * 1_000_000, 1_000_000) == 1233  # 4 MB of 3.4 KB documents
-    assert cache_batch_rows(0, 0) == 10_000 and cache_batch_rows(10**9, 10) == 100
     docs = corpus(shared_data, n=12, seed=3)
     write_documents(spark, lake, docs)
     before = spark.conf.get("spark.sql.shuffle.partitions")
-    batch = spark.conf.get("spark.sql.inMemoryColumnarStorage.batchSize")
     chars = sum(len(d["text"]) for d in docs)
     small = DedupConfig(partition_mb=chars / 2**20 / 4.5)  # 4.5 partitions of text: 5, above the session's 4
     report = _run(spark, lake, small)
     assert int(before) < 5 and report.details["partitions"] == 5
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
-    assert spark.conf.get("spark.sql.inMemoryColumnarStorage.batchSize") == batch
     assert dedup_columns(lake) == _expected(docs, small)  # the same decisions in more partitions
 
 
