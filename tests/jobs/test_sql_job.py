@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -12,14 +14,28 @@ from jobs import tables as tables_job
 from jobs.common import run_main
 
 
-@pytest.fixture
-def lakehouse(spark, shared_data, tmp_path):
-    root = tmp_path / "lh"
+@pytest.fixture(scope="module")
+def ingested(spark, shared_data, tmp_path_factory) -> Path:
+    """Two ingests (pages versions 1 and 2), made once: the tests that only read share it."""
+    root = tmp_path_factory.mktemp("sql") / "lh"
     warc = shared_data / "warc"
     args = ["--lakehouse", str(root), "--master", "local[2]"]
     assert run_main(ingest_job.main, ["--input", str(warc / "dolma" / "sample-0001.warc.gz"), *args]) == 0
     assert run_main(ingest_job.main, ["--input", str(warc / "resiliparse" / "warcfile.warc.gz"), *args]) == 0
-    return args
+    return root
+
+
+@pytest.fixture
+def lakehouse(ingested):
+    """The shared lakehouse, to read."""
+    return ["--lakehouse", str(ingested), "--master", "local[2]"]
+
+
+@pytest.fixture
+def own_lakehouse(ingested, tmp_path):
+    """A copy of it, for a test that writes (Delta logs name their files relative to the table)."""
+    shutil.copytree(ingested, tmp_path / "lh")
+    return ["--lakehouse", str(tmp_path / "lh"), "--master", "local[2]"]
 
 
 def sql(capsys, lakehouse, *argv):
@@ -55,7 +71,8 @@ def test_table_and_csv_formats(capsys, lakehouse):
     assert out.strip() == "reason"  # no errors in these two files: header only
 
 
-def test_writes_need_the_flag(capsys, lakehouse):
+def test_writes_need_the_flag(capsys, own_lakehouse):
+    lakehouse = own_lakehouse
     code, out, err = sql(capsys, lakehouse, "DELETE FROM pages")
     assert code == 2 and out == ""
     assert err == "lakeforge: error: refusing DELETE: lakeforge sql only reads unless --write is given\n"
