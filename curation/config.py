@@ -88,6 +88,12 @@ class SparkConfig:
     short command compiling Spark's and Delta's start-up code: a query over a small local lakehouse finishes about
     a quarter sooner. Long local queries (tens of seconds of work) are faster with the full JIT. Only for a JVM
     this session starts (set as ``spark.driver.defaultJavaOptions``; a ``conf`` value for that key wins)."""
+    class_archive: bool = True
+    """A local session's driver JVM maps the class-data archive ``lakeforge warm`` wrote into the ``jar_cache``
+    folder (the JDK's AppCDS: about 200 MB, one per java build and Spark/Delta version), when there is one: a short
+    command starts seconds sooner (``lakeforge sql`` on a small lakehouse: 12.4 s → 7.7 s). Without the archive, or
+    with one the JVM cannot use, the JVM starts as usual. Only for a JVM this session starts (set in
+    ``spark.driver.defaultJavaOptions``; a ``conf`` value for that key wins)."""
     object_store: bool = False
     """Put hadoop-aws (``s3a://``) and its AWS SDK on the classpath, for a lakehouse or inputs in object storage.
     Off by default: the SDK bundle is large and a local lakehouse never needs it."""

@@ -44,6 +44,7 @@ COMMANDS = {
     "unlock": ("jobs.unlock", "main", "parser", "show or clear the writer lease of a lakehouse in object storage"),
     "cluster": ("jobs.cluster", "main", "parser", "start/stop/status a local Spark standalone master and N workers"),
     "pack": ("jobs.pack", "main", "parser", "the packed executor environment (lakeforge-env.tar.gz) for --archives"),
+    "warm": ("jobs.warm", "main", "parser", "the driver JVM's class-data archive: later local commands start sooner"),
     "info": ("jobs.info", "main", "parser", "versions, the Delta package coordinate, spark-submit hints"),
 }
 

@@ -13,6 +13,7 @@ E2E_MODULES = {
     "jobs/test_cluster.py": "2 workers, packed env, S3 inputs + lakehouse: the chain equals local mode; worker killed",
     "jobs/test_session_errors.py": "new JVMs: jar cache, JIT, logging, one-line errors",
     "jobs/test_sql_job.py": "lakeforge sql / tables / history processes",
+    "jobs/test_warm.py": "lakeforge warm, then new JVMs that map its class archive (and one that does not)",
     "training/test_train_cpu.py": "torchrun with 2 processes: TP, PP, DP, resume",
     "training/test_train_from_object_storage.py": "lakeforge train processes staging shards from the S3 server",
     "curation/spark/test_classify_job.py": "curate, train a classifier, classify, filter",

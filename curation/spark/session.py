@@ -20,6 +20,8 @@ from curation.config import LakehouseConfig, SparkConfig
 
 IVY_SETTINGS = Path(__file__).with_name("ivysettings.xml")
 QUICK_JIT = "-XX:TieredStopAtLevel=1"  # SparkConfig.quick_jit
+# A missing, stale or foreign class archive: the JVM starts without it and says nothing (SparkConfig.class_archive).
+CDS_QUIET = "-Xlog:cds*=off"
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")  # SparkConfig.quiet
 
 
@@ -102,11 +104,36 @@ def remember_jars(path: Path, spark_jars: str) -> None:
         pass
 
 
-def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str, str]:
+def _java() -> Path | None:
+    """The ``java`` spark-submit starts: ``$JAVA_HOME/bin/java``, else the one on PATH (resolved), or None."""
+    home = os.environ.get("JAVA_HOME")
+    found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    return Path(found).resolve() if found and Path(found).is_file() else None
+
+
+def class_archive(cfg: SparkConfig) -> Path | None:
+    """Where a local session's driver JVM finds its class-data archive (the JDK's AppCDS: Spark's, Delta's and
+    Hadoop's classes already parsed and verified, mapped at start), written once by ``lakeforge warm``
+    (:mod:`curation.spark.class_archive`); None when ``cfg.class_archive`` or the cache folder is off, the master is
+    not local (spark-submit starts that JVM) or there is no java. Keyed by the java binary (an archive only fits
+    the JVM build that wrote it), pyspark's version and Delta's package, so an upgrade never meets an old archive.
+    A JVM that cannot map it starts without it, silently."""
+    local = cfg.master is not None and cfg.master.startswith("local")
+    java = _java() if cfg.class_archive and cfg.jar_cache and local else None
+    if java is None:
+        return None
+    st = java.stat()
+    parts = [str(java), str(st.st_size), str(st.st_mtime_ns), metadata.version("pyspark"), delta_package()]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return Path(cfg.jar_cache).expanduser() / f"jvm-classes-{key}.jsa"
+
+
+def spark_settings(cfg: SparkConfig, jars: list[str] | None = None, dump_classes_to: Path | None = None) -> dict:
     """Every ``spark.*`` setting lakeforge applies, user ``conf`` last (so it wins).
 
     ``jars``: Delta's jar files already resolved (:func:`cached_jars`), put on the classpath instead of asking Ivy
-    for ``spark.jars.packages``."""
+    for ``spark.jars.packages``. ``dump_classes_to``: the driver JVM writes the classes it loaded there as it exits
+    (``lakeforge warm``), instead of mapping :func:`class_archive`."""
     local = cfg.master is None or cfg.master.startswith("local")
     cores = os.cpu_count() or 2
     shuffle = cfg.shuffle_partitions or (4 * cores if local else None)
@@ -134,6 +161,11 @@ def spark_settings(cfg: SparkConfig, jars: list[str] | None = None) -> dict[str,
     java = ([f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"] if cfg.quiet else []) + (
         [QUICK_JIT] if cfg.quick_jit else []
     )
+    archive = class_archive(cfg)
+    if dump_classes_to is not None:
+        java += [f"-XX:ArchiveClassesAtExit={dump_classes_to}", CDS_QUIET]
+    elif archive is not None and archive.is_file():
+        java += [f"-XX:SharedArchiveFile={archive}", CDS_QUIET]
     if java:
         settings["spark.driver.defaultJavaOptions"] = " ".join(java)  # extraJavaOptions stays the user's
     if cfg.master:
@@ -168,14 +200,19 @@ def _java_missing() -> bool:
     return shutil.which("java") is None
 
 
-def build_session(cfg: SparkConfig):
-    """Create (or reuse) the SparkSession with Delta. Raises SessionError with a one-line fix."""
+def build_session(cfg: SparkConfig, dump_classes_to: Path | None = None):
+    """Create (or reuse) the SparkSession with Delta. Raises SessionError with a one-line fix.
+
+    ``dump_classes_to``: only for a new JVM, which writes its class-data archive there as it exits
+    (:mod:`curation.spark.class_archive`)."""
     from pyspark import SparkContext
 
     remembered = jar_list_file(cfg)
     fresh_jvm = SparkContext._jvm is None  # noqa: SLF001 - settings like spark.jars only apply to a new JVM
+    if dump_classes_to is not None and not fresh_jvm:
+        raise SessionError("a class archive is written by a new JVM: this process has started one already")
     with _resolving_alone(remembered if fresh_jvm and cached_jars(remembered) is None else None):
-        return _start(cfg, remembered, fresh_jvm)
+        return _start(cfg, remembered, fresh_jvm, dump_classes_to)
 
 
 @contextmanager
@@ -192,13 +229,13 @@ def _resolving_alone(remembered: Path | None):
         yield
 
 
-def _start(cfg: SparkConfig, remembered: Path | None, fresh_jvm: bool):
+def _start(cfg: SparkConfig, remembered: Path | None, fresh_jvm: bool, dump_classes_to: Path | None = None):
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
     jars = cached_jars(remembered)  # read under the lock: another job may have just resolved them
     builder = SparkSession.builder
-    for key, value in spark_settings(cfg, jars).items():
+    for key, value in spark_settings(cfg, jars, dump_classes_to).items():
         builder = builder.config(key, value)
     try:
         with _jvm_stdout_to_stderr():

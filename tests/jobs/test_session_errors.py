@@ -143,7 +143,28 @@ def test_short_queries_start_with_the_quick_jit_and_jobs_with_the_full_one():
     # Every session lakeforge starts logs with its own quiet log4j set-up, unless asked not to.
     assert f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}" in settings(curate, ["--input", "x"], False)[key]
     assert LOG4J_CONFIG.is_file() and "rootLogger.level = warn" in LOG4J_CONFIG.read_text()
-    assert key not in spark_settings(SparkConfig(quiet=False))
+    assert key not in spark_settings(SparkConfig(quiet=False, class_archive=False))
     # The user's own setting wins, and extraJavaOptions is never touched.
     mine = settings(sql, ["--conf", f"{key}=-Xss4m", "SELECT 1"], True)
     assert mine[key] == "-Xss4m" and "spark.driver.extraJavaOptions" not in mine
+
+
+def test_a_local_session_maps_the_class_archive_when_there_is_one(tmp_path):
+    """The option is given only when the archive exists (``lakeforge warm`` wrote it; tests/jobs/test_warm.py shows
+    the JVM mapping it); a non-local master, or the setting off, never gets it."""
+    from curation.config import SparkConfig
+    from curation.spark.session import class_archive, spark_settings
+
+    cfg = SparkConfig(master="local[2]", jar_cache=str(tmp_path), quiet=False)
+    archive = class_archive(cfg)
+    assert archive is not None and archive.parent == tmp_path
+    assert "spark.driver.defaultJavaOptions" not in spark_settings(cfg)  # none written yet: nothing to map
+    archive.write_bytes(b"x")
+    assert spark_settings(cfg)["spark.driver.defaultJavaOptions"].split() == [
+        f"-XX:SharedArchiveFile={archive}",
+        "-Xlog:cds*=off",
+    ]
+    assert class_archive(SparkConfig(master="spark://h:7077", jar_cache=str(tmp_path))) is None
+    assert class_archive(SparkConfig(master="local[2]", jar_cache=str(tmp_path), class_archive=False)) is None
+    dump = spark_settings(cfg, dump_classes_to=tmp_path / "new.jsa")["spark.driver.defaultJavaOptions"]
+    assert dump.split() == [f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}", "-Xlog:cds*=off"]
