@@ -219,7 +219,7 @@ def test_sql_tables_and_history_read_it(s3_spark, s3_server, runs, capsys):
     assert {"lakeforge.models", "lakeforge.stats", "lakeforge.runs"} <= set(tables)
     # history in this process (the shared session has the writer's S3A settings): a third JVM start adds nothing
     capsys.readouterr()
-    assert cli.main(["history", "documents", "--lakehouse", root, "--format", "json"]) == 0
+    assert cli.main(["history", "documents", "--lakehouse", root, *conf, "--format", "json"]) == 0
     history = json.loads(capsys.readouterr().out)
     assert len(history) == tables["lakeforge.documents"]["version"] + 1
 
