@@ -91,7 +91,7 @@ class SparkConfig:
     class_archive: bool = True
     """A local session's driver JVM maps the class-data archive ``lakeforge warm`` wrote into the ``jar_cache``
     folder (the JDK's AppCDS: about 200 MB, one per java build and Spark/Delta version), when there is one: a short
-    command starts seconds sooner (``lakeforge sql`` on a small lakehouse: 12.4 s → 7.7 s). Without the archive, or
+    command starts seconds sooner (``lakeforge sql`` on a small lakehouse: 11.6 s → 7.5 s). Without the archive, or
     with one the JVM cannot use, the JVM starts as usual. Only for a JVM this session starts (set in
     ``spark.driver.defaultJavaOptions``; a ``conf`` value for that key wins)."""
     object_store: bool = False
